@@ -1,0 +1,65 @@
+"""``madoguchi up``: start both zones side by side for a demo or a developer's machine."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import click
+
+from api.core.settings import Zone, ZoneSettings
+
+READY_TIMEOUT_SECONDS = 60.0
+
+
+def zone_url(settings: ZoneSettings) -> str:
+    """The base URL a zone serves on."""
+    return f"http://{settings.host}:{settings.port}"
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310 - our own http URL
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int:
+    """Start both zones' servers, print where they are and the demo logins, wait for Ctrl-C."""
+    processes: dict[Zone, subprocess.Popen[bytes]] = {
+        zone: subprocess.Popen([sys.executable, "-m", "api.cli", zone.value, "serve"])  # noqa: S603
+        for zone in Zone
+    }
+    try:
+        for zone, process in processes.items():
+            if not _wait_until_ready(zone_url(settings[zone]), process):
+                click.echo(f"madoguchi: the {zone.value} zone did not become ready", err=True)
+                return 1
+        click.echo("\nMadoguchi is running:")
+        for zone in Zone:
+            url = zone_url(settings[zone])
+            click.echo(f"  {zone.value:<12} {url}  (API docs: {url}/api/docs)")
+        if demo_logins.is_file():
+            click.echo("\nDemo logins:")
+            click.echo(demo_logins.read_text(encoding="utf-8"))
+        click.echo("Press Ctrl-C to stop both zones.")
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.wait(timeout=30)

@@ -1,0 +1,63 @@
+"""The wiring both zones share: database, health probes, errors, logging, OpenAPI.
+
+One plugin registers it, so the two apps differ only in what they add.
+"""
+
+from __future__ import annotations
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins import InitPluginProtocol
+
+from api.core.database import create_sqlalchemy_config
+from api.core.errors import exception_handlers
+from api.core.health import HealthController
+from api.core.logging import configure_logging, request_log_middleware
+from api.core.settings import ZoneSettings
+
+__version__ = "0.1.0"
+
+
+def _log_every_request(app: Litestar) -> None:
+    # Litestar middleware runs only for matched routes; wrapping the app's ASGI handler
+    # logs (and gives a request id to) every request, 404s and refusals included.
+    if not getattr(app.asgi_handler, "logs_requests", False):
+        app.asgi_handler = request_log_middleware(app.asgi_handler)
+
+
+class CorePlugin(InitPluginProtocol):
+    """Registers the shared pieces of a zone's Litestar app."""
+
+    def __init__(
+        self, settings: ZoneSettings, database_url: str, *, null_pool: bool = False
+    ) -> None:
+        self.settings = settings
+        self.database = create_sqlalchemy_config(
+            settings.zone,
+            database_url,
+            pool_size=settings.database_pool_size,
+            null_pool=null_pool,
+        )
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Add database, probes, error handlers, request logging and OpenAPI to the app."""
+        configure_logging(self.settings)
+        zone = self.settings.zone.value
+        app_config.debug = self.settings.debug
+        app_config.plugins.append(SQLAlchemyPlugin(config=self.database))
+        app_config.route_handlers.append(HealthController)
+        app_config.exception_handlers = {**exception_handlers, **app_config.exception_handlers}
+        app_config.on_startup.append(_log_every_request)
+        app_config.dependencies["zone_name"] = Provide(lambda: zone, sync_to_thread=False)
+        app_config.state["settings"] = self.settings
+        app_config.openapi_config = OpenAPIConfig(
+            title=f"Madoguchi {zone} zone",
+            version=__version__,
+            path="/api/docs",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        )
+        return app_config

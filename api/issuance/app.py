@@ -1,0 +1,16 @@
+"""The issuance zone's Litestar application (intranet; holds the personal data)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from api.core.database import resolve_database_url
+from api.core.plugin import CorePlugin
+from api.core.settings import Zone, ZoneSettings, get_settings
+
+
+def create_app(settings: ZoneSettings | None = None, database_url: str | None = None) -> Litestar:
+    """Build the issuance zone app; settings and URL default to the environment's."""
+    settings = settings or get_settings(Zone.ISSUANCE)
+    url = database_url or resolve_database_url(settings)
+    return Litestar(plugins=[CorePlugin(settings, url, null_pool=database_url is not None)])

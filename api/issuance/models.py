@@ -1,0 +1,61 @@
+"""Issuance zone tables: the residents of the card list (personal data lives only here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from advanced_alchemy.base import IdentityAuditBase
+from sqlalchemy import CheckConstraint, Enum, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class IssuanceBase(IdentityAuditBase):
+    """Base of every issuance-zone table: own metadata, own migrations, own database."""
+
+    __abstract__ = True
+    __bind_key__ = "issuance"
+
+
+class Sex(enum.StrEnum):
+    """性別 as the card list codes it (1 男, 2 女)."""
+
+    MALE = "male"
+    FEMALE = "female"
+
+
+def _enum_values(enum_type: type[enum.StrEnum]) -> list[str]:
+    # Store the readable values ("male"), not the Python member names.
+    return [member.value for member in enum_type]
+
+
+class Resident(IssuanceBase):
+    """交付対象者: one card of the card list and the person it is for."""
+
+    __tablename__ = "residents"
+    __table_args__ = (
+        CheckConstraint(
+            r"reservation_id ~ '^[0-9A-Z]{3}-[0-9]{6}$'", name="reservation_id_canonical"
+        ),
+        CheckConstraint(r"application_id ~ '^[0-9]{23}$'", name="application_id_23_digits"),
+        CheckConstraint(r"shipment_no ~ '^[0-9A-Za-z]{1,20}$'", name="shipment_no_shape"),
+    )
+
+    # 予約用ID = 製造管理番号: one column, one name (the glossary's reservation_id).
+    reservation_id: Mapped[str] = mapped_column(String(10), unique=True)
+    application_id: Mapped[str] = mapped_column(String(23), unique=True)
+    shipment_no: Mapped[str] = mapped_column(String(20), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    name_kana: Mapped[str] = mapped_column(Text)
+    birth_date: Mapped[dt.date]
+    sex: Mapped[Sex] = mapped_column(
+        Enum(Sex, name="sex", native_enum=False, length=8, values_callable=_enum_values)
+    )
+    postal_code: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(Text)
+    address_extra: Mapped[str | None] = mapped_column(Text, default=None)
+    certificate_signature: Mapped[bool] = mapped_column(default=False)
+    certificate_authentication: Mapped[bool] = mapped_column(default=False)
+    card_expiry: Mapped[dt.date | None] = mapped_column(default=None)
+    # 外字: the name or address holds private-use characters that staff must map.
+    has_gaiji: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,35 @@
+"""``madoguchi reservation ...``: serve, migrate and seed the reservation zone."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import click
+
+from api.core.database import create_sqlalchemy_config, resolve_database_url
+from api.core.settings import Zone
+from api.core.zone_cli import make_zone_group, zone_settings
+from api.reservation.demo import seed_demo_places
+
+reservation_group = make_zone_group(Zone.RESERVATION, "api.reservation.app:create_app")
+
+
+@reservation_group.command(name="seed-demo")
+def seed_demo() -> None:
+    """Create demo locations and slots once (does nothing when locations exist)."""
+    settings = zone_settings(Zone.RESERVATION)
+    config = create_sqlalchemy_config(
+        Zone.RESERVATION, resolve_database_url(settings), null_pool=True
+    )
+
+    async def run() -> int:
+        async with config.get_session() as session, session.begin():
+            return await seed_demo_places(
+                session, today=dt.datetime.now(settings.tz).date(), tz=settings.tz
+            )
+
+    made = asyncio.run(run())
+    click.echo(
+        f"reservation: {made} demo slots created" if made else "reservation: demo data present"
+    )
