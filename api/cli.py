@@ -6,6 +6,7 @@ import click
 
 from api.core.launcher import run_both_zones
 from api.core.settings import Zone, all_settings
+from api.core.sync_cli import keys_group, sync_group
 from api.core.zone_cli import zone_settings
 from api.issuance.cli import issuance_group
 from api.reservation.cli import reservation_group
@@ -26,6 +27,8 @@ def settings_table() -> None:
 
 main.add_command(issuance_group)
 main.add_command(reservation_group)
+main.add_command(keys_group)
+main.add_command(sync_group)
 
 
 @main.command()

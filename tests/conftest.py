@@ -11,6 +11,7 @@ see an empty schema and leave nothing behind.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,8 @@ from api.reservation.app import create_app as create_reservation_app
 from tests.support import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# pgserver logs at exit, after pytest has closed the streams its handlers point to.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 T = TypeVar("T")
 
 

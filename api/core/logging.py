@@ -48,6 +48,8 @@ def configure_logging(settings: ZoneSettings) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level)
+    # pgserver narrates every start and stop of the embedded database at INFO.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     # Uvicorn's own access log would duplicate the request line below.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("uvicorn.error").handlers = []

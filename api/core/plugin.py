@@ -18,6 +18,7 @@ from api.core.errors import exception_handlers
 from api.core.health import HealthController
 from api.core.logging import configure_logging, request_log_middleware
 from api.core.settings import ZoneSettings
+from api.core.tables import CoreTables
 
 __version__ = "0.1.0"
 
@@ -33,9 +34,15 @@ class CorePlugin(InitPluginProtocol):
     """Registers the shared pieces of a zone's Litestar app."""
 
     def __init__(
-        self, settings: ZoneSettings, database_url: str, *, null_pool: bool = False
+        self,
+        settings: ZoneSettings,
+        database_url: str,
+        tables: CoreTables,
+        *,
+        null_pool: bool = False,
     ) -> None:
         self.settings = settings
+        self.tables = tables
         self.database = create_sqlalchemy_config(
             settings.zone,
             database_url,
@@ -48,12 +55,15 @@ class CorePlugin(InitPluginProtocol):
         configure_logging(self.settings)
         zone = self.settings.zone.value
         app_config.debug = self.settings.debug
+        # Logging is configured above, once, for structlog and the standard library alike.
+        app_config.logging_config = None
         app_config.plugins.append(SQLAlchemyPlugin(config=self.database))
         app_config.route_handlers.append(HealthController)
         app_config.exception_handlers = {**exception_handlers, **app_config.exception_handlers}
         app_config.on_startup.append(_log_every_request)
         app_config.dependencies["zone_name"] = Provide(lambda: zone, sync_to_thread=False)
         app_config.state["settings"] = self.settings
+        app_config.state["tables"] = self.tables
         app_config.openapi_config = OpenAPIConfig(
             title=f"Madoguchi {zone} zone",
             version=__version__,

@@ -1,15 +1,17 @@
 """Settings read once from the environment (and an optional ``.env``), validated at start.
 
 Every setting has one environment variable; the README's configuration table lists them
-all. A bad value stops start-up with a :class:`SettingsError` that names the variable.
+all (``madoguchi settings`` prints it). A bad value stops start-up with a
+:class:`SettingsError` that names the variable.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
+import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,14 +33,129 @@ class SettingsError(ValueError):
 
 LogFormat = Literal["json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ZoneSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The validated settings one zone runs with."""
+
+    zone: Zone
+    # Zone-specific (variables prefixed ISSUANCE_ / RESERVATION_).
+    database_url: str
+    host: str
+    port: int
+    database_pool_size: int
+    secret_key: str
+    staff_networks: tuple[Network, ...]
+    trusted_proxies: tuple[Network, ...]
+    require_registered_terminal: bool
+    # Shared (variables prefixed MADOGUCHI_).
+    var_dir: Path
+    timezone: str
+    log_level: LogLevel
+    log_format: LogFormat
+    debug: bool
+    demo_residents: int
+    redis_url: str
+    terminal_certificate_header: str
+    password_min_length: int
+    password_expiry_days: int
+    password_warning_days: int
+    password_history: int
+    staff_lockout_threshold: int
+    staff_lockout_minutes: int
+    require_totp_for_administrators: bool
+    session_idle_minutes: int
+    session_absolute_hours: int
+    dormant_account_days: int
+    audit_retention_days: int
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The counters' time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def zone_dir(self) -> Path:
+        """This zone's run-time folder (keys, generated secrets)."""
+        return self.var_dir / self.zone.value
 
 
 class Setting(msgspec.Struct, frozen=True):
-    """One documented setting: its variable, default and meaning (the README table)."""
+    """One documented setting: its variable, default, meaning, and how it is parsed."""
 
     variable: str
     default: str
     description: str
+    field: str
+    parse: Callable[[str, str], Any]
+
+
+def _text(_: str, raw: str) -> str:
+    return raw
+
+
+def _typed(target: Any) -> Callable[[str, str], Any]:
+    def parse(variable: str, raw: str) -> Any:
+        try:
+            return msgspec.convert(raw, target, strict=False)
+        except msgspec.ValidationError as error:
+            message = f"{variable}={raw!r} is not valid: {error}"
+            raise SettingsError(message) from None
+
+    return parse
+
+
+def _number(minimum: int, maximum: int = 10**9) -> Callable[[str, str], int]:
+    as_int = _typed(int)
+
+    def parse(variable: str, raw: str) -> int:
+        value: int = as_int(variable, raw)
+        if not minimum <= value <= maximum:
+            message = f"{variable}={value} must be between {minimum} and {maximum}"
+            raise SettingsError(message)
+        return value
+
+    return parse
+
+
+def _networks(variable: str, raw: str) -> tuple[Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as error:
+        message = f"{variable}={raw!r} is not a comma-separated list of networks (CIDR): {error}"
+        raise SettingsError(message) from None
+
+
+def _database_url(variable: str, raw: str) -> str:
+    if raw and not raw.startswith(("postgresql://", "postgresql+asyncpg://")):
+        message = (
+            f"{variable} must be a postgresql:// URL (or empty for the embedded server), "
+            f"got {raw.split('://', maxsplit=1)[0]!r}"
+        )
+        raise SettingsError(message)
+    return raw
+
+
+def _timezone(variable: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"{variable}={raw!r} is not a known IANA time zone"
+        raise SettingsError(message) from None
+    return raw
+
+
+def _log_level(variable: str, raw: str) -> LogLevel:
+    level: LogLevel = _typed(LogLevel)(variable, raw.upper())
+    return level
+
+
+def _secret(variable: str, raw: str) -> str:
+    if raw and len(raw) < 32:
+        message = f"{variable} must be at least 32 characters (or empty to generate one)"
+        raise SettingsError(message)
+    return raw
 
 
 _DEFAULT_PORTS: Final = {Zone.ISSUANCE: 8001, Zone.RESERVATION: 8002}
@@ -46,19 +163,62 @@ _DEFAULT_PORTS: Final = {Zone.ISSUANCE: 8001, Zone.RESERVATION: 8002}
 
 def _zone_settings(zone: Zone) -> tuple[Setting, ...]:
     prefix = zone.value.upper()
+    name = zone.value
     return (
         Setting(
             f"{prefix}_DATABASE_URL",
             "",
-            f"PostgreSQL URL of the {zone.value} database; empty starts the embedded server "
-            f"under `$MADOGUCHI_VAR_DIR/pg/{zone.value}`.",
+            f"PostgreSQL URL of the {name} database; empty starts the embedded server "
+            f"under `$MADOGUCHI_VAR_DIR/pg/{name}`.",
+            "database_url",
+            _database_url,
         ),
-        Setting(f"{prefix}_HOST", "127.0.0.1", f"Address the {zone.value} zone listens on."),
-        Setting(f"{prefix}_PORT", str(_DEFAULT_PORTS[zone]), f"Port of the {zone.value} zone."),
+        Setting(
+            f"{prefix}_HOST", "127.0.0.1", f"Address the {name} zone listens on.", "host", _text
+        ),
+        Setting(
+            f"{prefix}_PORT",
+            str(_DEFAULT_PORTS[zone]),
+            f"Port of the {name} zone.",
+            "port",
+            _number(1, 65535),
+        ),
         Setting(
             f"{prefix}_DATABASE_POOL_SIZE",
             "10",
-            f"Connections per worker in the {zone.value} zone's pool.",
+            f"Connections per worker in the {name} zone's pool.",
+            "database_pool_size",
+            _number(1, 1000),
+        ),
+        Setting(
+            f"{prefix}_SECRET_KEY",
+            "",
+            f"Key (32+ characters) signing the {name} zone's cookies and CSRF tokens; empty "
+            f"generates one into `$MADOGUCHI_VAR_DIR/{name}/secret_key`. Set it when running "
+            "several replicas.",
+            "secret_key",
+            _secret,
+        ),
+        Setting(
+            f"{prefix}_STAFF_NETWORKS",
+            "127.0.0.0/8,::1/128",
+            f"Networks (CIDR, comma-separated) staff routes of the {name} zone accept.",
+            "staff_networks",
+            _networks,
+        ),
+        Setting(
+            f"{prefix}_TRUSTED_PROXIES",
+            "",
+            "Addresses (CIDR) of the TLS proxy whose client-certificate header is trusted.",
+            "trusted_proxies",
+            _networks,
+        ),
+        Setting(
+            f"{prefix}_REQUIRE_REGISTERED_TERMINAL",
+            "false",
+            "Accept staff requests only from terminals with a registered certificate.",
+            "require_registered_terminal",
+            _typed(bool),
         ),
     )
 
@@ -68,44 +228,138 @@ COMMON_SETTINGS: Final = (
         "MADOGUCHI_VAR_DIR",
         "var",
         "Folder for embedded databases, keys and run-time files.",
+        "var_dir",
+        lambda _, raw: Path(raw).absolute(),
     ),
-    Setting("MADOGUCHI_TIMEZONE", "Asia/Tokyo", "Time zone of the counters (IANA name)."),
-    Setting("MADOGUCHI_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
-    Setting("MADOGUCHI_LOG_FORMAT", "json", "`json` (one line per event) or `console`."),
-    Setting("MADOGUCHI_DEBUG", "false", "Litestar debug mode; never true in production."),
-    Setting("MADOGUCHI_DEMO_RESIDENTS", "300", "How many synthetic residents `make run` seeds."),
+    Setting(
+        "MADOGUCHI_TIMEZONE",
+        "Asia/Tokyo",
+        "Time zone of the counters (IANA name).",
+        "timezone",
+        _timezone,
+    ),
+    Setting(
+        "MADOGUCHI_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", "log_level", _log_level
+    ),
+    Setting(
+        "MADOGUCHI_LOG_FORMAT",
+        "json",
+        "`json` (one line per event) or `console`.",
+        "log_format",
+        _typed(LogFormat),
+    ),
+    Setting(
+        "MADOGUCHI_DEBUG",
+        "false",
+        "Litestar debug mode; never true in production.",
+        "debug",
+        _typed(bool),
+    ),
+    Setting(
+        "MADOGUCHI_DEMO_RESIDENTS",
+        "300",
+        "How many synthetic residents `make run` seeds.",
+        "demo_residents",
+        _number(0, 10_000_000),
+    ),
+    Setting(
+        "MADOGUCHI_REDIS_URL",
+        "",
+        "Redis for sessions and rate limits shared by several replicas; empty keeps them in "
+        "PostgreSQL and in the process.",
+        "redis_url",
+        _text,
+    ),
+    Setting(
+        "MADOGUCHI_TERMINAL_CERTIFICATE_HEADER",
+        "X-Client-Certificate-Fingerprint",
+        "Header in which the TLS proxy passes the terminal certificate's fingerprint.",
+        "terminal_certificate_header",
+        _text,
+    ),
+    Setting(
+        "MADOGUCHI_PASSWORD_MIN_LENGTH",
+        "12",
+        "Shortest staff password accepted.",
+        "password_min_length",
+        _number(8, 128),
+    ),
+    Setting(
+        "MADOGUCHI_PASSWORD_EXPIRY_DAYS",
+        "365",
+        "Days before a staff password must be renewed; 0 = never.",
+        "password_expiry_days",
+        _number(0, 3650),
+    ),
+    Setting(
+        "MADOGUCHI_PASSWORD_WARNING_DAYS",
+        "14",
+        "Days before expiry that staff are warned.",
+        "password_warning_days",
+        _number(0, 365),
+    ),
+    Setting(
+        "MADOGUCHI_PASSWORD_HISTORY",
+        "5",
+        "How many earlier passwords may not be reused.",
+        "password_history",
+        _number(0, 50),
+    ),
+    Setting(
+        "MADOGUCHI_STAFF_LOCKOUT_THRESHOLD",
+        "5",
+        "Failed staff logins that lock the account.",
+        "staff_lockout_threshold",
+        _number(1, 100),
+    ),
+    Setting(
+        "MADOGUCHI_STAFF_LOCKOUT_MINUTES",
+        "30",
+        "Minutes a locked staff account stays locked; 0 = until an administrator unlocks it.",
+        "staff_lockout_minutes",
+        _number(0, 10_000_000),
+    ),
+    Setting(
+        "MADOGUCHI_REQUIRE_TOTP_FOR_ADMINISTRATORS",
+        "false",
+        "Require a second factor (TOTP) of staff holding administrator permissions.",
+        "require_totp_for_administrators",
+        _typed(bool),
+    ),
+    Setting(
+        "MADOGUCHI_SESSION_IDLE_MINUTES",
+        "30",
+        "Staff sessions end after this much inactivity.",
+        "session_idle_minutes",
+        _number(1, 24 * 60),
+    ),
+    Setting(
+        "MADOGUCHI_SESSION_ABSOLUTE_HOURS",
+        "10",
+        "Staff sessions end this long after login.",
+        "session_absolute_hours",
+        _number(1, 24 * 7),
+    ),
+    Setting(
+        "MADOGUCHI_DORMANT_ACCOUNT_DAYS",
+        "90",
+        "Accounts unused this long appear in the account review report.",
+        "dormant_account_days",
+        _number(1, 3650),
+    ),
+    Setting(
+        "MADOGUCHI_AUDIT_RETENTION_DAYS",
+        "0",
+        "Days the access log is kept before archive-and-prune may remove entries; 0 = forever.",
+        "audit_retention_days",
+        _number(0, 36500),
+    ),
 )
 
 
 def all_settings() -> tuple[Setting, ...]:
     """Return every setting of both zones, in the order the README documents them."""
     return COMMON_SETTINGS + _zone_settings(Zone.ISSUANCE) + _zone_settings(Zone.RESERVATION)
-
-
-class ZoneSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """The validated settings one zone runs with."""
-
-    zone: Zone
-    database_url: str
-    host: str
-    port: int
-    database_pool_size: int
-    var_dir: Path
-    timezone: str
-    log_level: LogLevel
-    log_format: LogFormat
-    debug: bool
-    demo_residents: int
-
-    @property
-    def tz(self) -> ZoneInfo:
-        """The counters' time zone."""
-        return ZoneInfo(self.timezone)
-
-    @property
-    def zone_dir(self) -> Path:
-        """This zone's run-time folder (embedded database, keys)."""
-        return self.var_dir / self.zone.value
 
 
 def _environment(env_file: Path | None) -> dict[str, str]:
@@ -117,69 +371,16 @@ def _environment(env_file: Path | None) -> dict[str, str]:
     return values
 
 
-def _convert(variable: str, raw: str, target: Any) -> Any:
-    try:
-        return msgspec.convert(raw, target, strict=False)
-    except msgspec.ValidationError as error:
-        message = f"{variable}={raw!r} is not valid: {error}"
-        raise SettingsError(message) from None
-
-
-def _positive(variable: str, value: int, *, allow_zero: bool = False) -> int:
-    if value < 0 or (value == 0 and not allow_zero):
-        message = f"{variable}={value} must be a positive number"
-        raise SettingsError(message)
-    return value
-
-
 def load_settings(
     zone: Zone, environment: Mapping[str, str] | None = None, *, env_file: Path | None = None
 ) -> ZoneSettings:
     """Read and validate one zone's settings; raise :class:`SettingsError` naming the variable."""
     env = dict(environment) if environment is not None else _environment(env_file)
-    defaults = {setting.variable: setting.default for setting in all_settings()}
-
-    def raw(variable: str) -> str:
-        return env.get(variable, defaults[variable]).strip()
-
-    prefix = zone.value.upper()
-    database_url = raw(f"{prefix}_DATABASE_URL")
-    if database_url and not database_url.startswith(("postgresql://", "postgresql+asyncpg://")):
-        message = (
-            f"{prefix}_DATABASE_URL must be a postgresql:// URL (or empty for the embedded "
-            f"server), got {database_url.split('://')[0]!r}"
-        )
-        raise SettingsError(message)
-    timezone = raw("MADOGUCHI_TIMEZONE")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        message = f"MADOGUCHI_TIMEZONE={timezone!r} is not a known IANA time zone"
-        raise SettingsError(message) from None
-    port = _convert(f"{prefix}_PORT", raw(f"{prefix}_PORT"), int)
-    if not 0 < port < 65536:
-        message = f"{prefix}_PORT={port} must be between 1 and 65535"
-        raise SettingsError(message)
-    return ZoneSettings(
-        zone=zone,
-        database_url=database_url,
-        host=raw(f"{prefix}_HOST"),
-        port=port,
-        database_pool_size=_positive(
-            f"{prefix}_DATABASE_POOL_SIZE",
-            _convert(f"{prefix}_DATABASE_POOL_SIZE", raw(f"{prefix}_DATABASE_POOL_SIZE"), int),
-        ),
-        var_dir=Path(raw("MADOGUCHI_VAR_DIR")).absolute(),
-        timezone=timezone,
-        log_level=_convert("MADOGUCHI_LOG_LEVEL", raw("MADOGUCHI_LOG_LEVEL").upper(), LogLevel),
-        log_format=_convert("MADOGUCHI_LOG_FORMAT", raw("MADOGUCHI_LOG_FORMAT"), LogFormat),
-        debug=_convert("MADOGUCHI_DEBUG", raw("MADOGUCHI_DEBUG"), bool),
-        demo_residents=_positive(
-            "MADOGUCHI_DEMO_RESIDENTS",
-            _convert("MADOGUCHI_DEMO_RESIDENTS", raw("MADOGUCHI_DEMO_RESIDENTS"), int),
-            allow_zero=True,
-        ),
-    )
+    values: dict[str, Any] = {"zone": zone}
+    for setting in COMMON_SETTINGS + _zone_settings(zone):
+        raw = env.get(setting.variable, setting.default).strip()
+        values[setting.field] = setting.parse(setting.variable, raw)
+    return ZoneSettings(**values)
 
 
 @functools.cache

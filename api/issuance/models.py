@@ -5,13 +5,33 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from advanced_alchemy.base import IdentityAuditBase
+from advanced_alchemy.base import DefaultBase, IdentityAuditBase
+from advanced_alchemy.extensions.litestar.session import SessionModelMixin
 from sqlalchemy import CheckConstraint, Enum, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from api.core.audit.models import AccessLogMixin
+from api.core.identity.models import (
+    AccessTokenMixin,
+    AccountRoleMixin,
+    PasswordHistoryMixin,
+    RegisteredTerminalMixin,
+    RoleMixin,
+    RolePermissionMixin,
+    StaffAccountMixin,
+)
+from api.core.tables import CoreTables
 
 
 class IssuanceBase(IdentityAuditBase):
     """Base of every issuance-zone table: own metadata, own migrations, own database."""
+
+    __abstract__ = True
+    __bind_key__ = "issuance"
+
+
+class IssuancePlainBase(DefaultBase):
+    """Base of issuance-zone tables that declare their own key (the access log)."""
 
     __abstract__ = True
     __bind_key__ = "issuance"
@@ -59,3 +79,74 @@ class Resident(IssuanceBase):
     card_expiry: Mapped[dt.date | None] = mapped_column(default=None)
     # 外字: the name or address holds private-use characters that staff must map.
     has_gaiji: Mapped[bool] = mapped_column(default=False)
+
+
+# Shared tables of api/core, bound into this zone's database.
+
+
+class StaffAccount(StaffAccountMixin, IssuanceBase):
+    """A staff account of the issuance zone."""
+
+    __tablename__ = "staff_accounts"
+
+
+class Role(RoleMixin, IssuanceBase):
+    """A role of the issuance zone."""
+
+    __tablename__ = "staff_roles"
+
+
+class RolePermission(RolePermissionMixin, IssuanceBase):
+    """A permission granted by a role of the issuance zone."""
+
+    __tablename__ = "staff_role_permissions"
+
+
+class AccountRole(AccountRoleMixin, IssuanceBase):
+    """A role granted to an account of the issuance zone."""
+
+    __tablename__ = "staff_account_roles"
+
+
+class PasswordHistory(PasswordHistoryMixin, IssuanceBase):
+    """Earlier password hashes of a staff account of the issuance zone."""
+
+    __tablename__ = "staff_password_history"
+
+
+class AccessToken(AccessTokenMixin, IssuanceBase):
+    """A personal access token of the issuance zone."""
+
+    __tablename__ = "staff_access_tokens"
+
+
+class RegisteredTerminal(RegisteredTerminalMixin, IssuanceBase):
+    """A registered office terminal of the issuance zone."""
+
+    __tablename__ = "staff_terminals"
+
+
+class StaffSession(SessionModelMixin):
+    """A server-side staff browser session of the issuance zone."""
+
+    __tablename__ = "staff_sessions"
+    __bind_key__ = "issuance"
+
+
+class AccessLog(AccessLogMixin, IssuancePlainBase):
+    """The issuance zone's append-only, hash-chained access log."""
+
+    __tablename__ = "access_log"
+
+
+CORE_TABLES = CoreTables(
+    staff_account=StaffAccount,
+    role=Role,
+    role_permission=RolePermission,
+    account_role=AccountRole,
+    password_history=PasswordHistory,
+    access_token=AccessToken,
+    registered_terminal=RegisteredTerminal,
+    staff_session=StaffSession,
+    access_log=AccessLog,
+)

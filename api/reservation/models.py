@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 
-from advanced_alchemy.base import IdentityAuditBase
+from advanced_alchemy.base import DefaultBase, IdentityAuditBase
+from advanced_alchemy.extensions.litestar.session import SessionModelMixin
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.core.audit.models import AccessLogMixin
+from api.core.identity.models import (
+    AccessTokenMixin,
+    AccountRoleMixin,
+    PasswordHistoryMixin,
+    RegisteredTerminalMixin,
+    RoleMixin,
+    RolePermissionMixin,
+    StaffAccountMixin,
+)
+from api.core.tables import CoreTables
 
 
 class ReservationBase(IdentityAuditBase):
     """Base of every reservation-zone table: own metadata, own migrations, own database."""
+
+    __abstract__ = True
+    __bind_key__ = "reservation"
+
+
+class ReservationPlainBase(DefaultBase):
+    """Base of reservation-zone tables that declare their own key (the access log)."""
 
     __abstract__ = True
     __bind_key__ = "reservation"
@@ -54,3 +74,74 @@ class Slot(ReservationBase):
     staff_booked: Mapped[int] = mapped_column(default=0)
 
     location: Mapped[Location] = relationship(back_populates="slots", lazy="raise")
+
+
+# Shared tables of api/core, bound into this zone's database.
+
+
+class StaffAccount(StaffAccountMixin, ReservationBase):
+    """A staff account of the reservation zone."""
+
+    __tablename__ = "staff_accounts"
+
+
+class Role(RoleMixin, ReservationBase):
+    """A role of the reservation zone."""
+
+    __tablename__ = "staff_roles"
+
+
+class RolePermission(RolePermissionMixin, ReservationBase):
+    """A permission granted by a role of the reservation zone."""
+
+    __tablename__ = "staff_role_permissions"
+
+
+class AccountRole(AccountRoleMixin, ReservationBase):
+    """A role granted to an account of the reservation zone."""
+
+    __tablename__ = "staff_account_roles"
+
+
+class PasswordHistory(PasswordHistoryMixin, ReservationBase):
+    """Earlier password hashes of a staff account of the reservation zone."""
+
+    __tablename__ = "staff_password_history"
+
+
+class AccessToken(AccessTokenMixin, ReservationBase):
+    """A personal access token of the reservation zone."""
+
+    __tablename__ = "staff_access_tokens"
+
+
+class RegisteredTerminal(RegisteredTerminalMixin, ReservationBase):
+    """A registered office terminal of the reservation zone."""
+
+    __tablename__ = "staff_terminals"
+
+
+class StaffSession(SessionModelMixin):
+    """A server-side staff browser session of the reservation zone."""
+
+    __tablename__ = "staff_sessions"
+    __bind_key__ = "reservation"
+
+
+class AccessLog(AccessLogMixin, ReservationPlainBase):
+    """The reservation zone's append-only, hash-chained access log."""
+
+    __tablename__ = "access_log"
+
+
+CORE_TABLES = CoreTables(
+    staff_account=StaffAccount,
+    role=Role,
+    role_permission=RolePermission,
+    account_role=AccountRole,
+    password_history=PasswordHistory,
+    access_token=AccessToken,
+    registered_terminal=RegisteredTerminal,
+    staff_session=StaffSession,
+    access_log=AccessLog,
+)

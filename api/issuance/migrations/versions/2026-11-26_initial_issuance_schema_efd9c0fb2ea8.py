@@ -8,10 +8,11 @@ Create Date: 2026-11-26 04:05:39.637769
 from __future__ import annotations
 
 import sqlalchemy as sa
-from advanced_alchemy.types import DateTimeUTC
+from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 
 sa.DateTimeUTC = DateTimeUTC  # type: ignore[attr-defined]
+sa.GUID = GUID  # type: ignore[attr-defined]
 
 revision = "efd9c0fb2ea8"
 down_revision = None
