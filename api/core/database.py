@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +39,10 @@ def start_embedded_server(data_dir: Path) -> str:
 
     The server stops when the last process using it exits; its data stays.
     """
-    import pgserver  # noqa: PLC0415 - a heavy import only the embedded mode needs
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime folder and falls back to /tmp, noisily.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver  # noqa: PLC0415 - a heavy import only the embedded mode needs
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]

@@ -54,7 +54,10 @@ def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int
             click.echo("\nDemo logins:")
             click.echo(demo_logins.read_text(encoding="utf-8"))
         click.echo("Press Ctrl-C to stop both zones.")
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        # Blocked only now, after the children started: they must not inherit the mask.
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        signal.sigwait(stop_signals)
         return 0
     except KeyboardInterrupt:
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -9,7 +10,7 @@ import click
 import uvicorn
 from advanced_alchemy.alembic.commands import AlembicCommands
 
-from api.core.database import create_sqlalchemy_config, resolve_database_url
+from api.core.database import create_sqlalchemy_config, ensure_database, resolve_database_url
 from api.core.settings import SettingsError, Zone, ZoneSettings, get_settings
 
 
@@ -26,6 +27,8 @@ def alembic_commands(zone: Zone) -> AlembicCommands:
     """Alembic commands bound to the zone's database (starting the embedded one if needed)."""
     settings = zone_settings(zone)
     url = resolve_database_url(settings)
+    # Migrating is where a zone's database comes into being, on a configured server too.
+    asyncio.run(ensure_database(url))
     return AlembicCommands(create_sqlalchemy_config(zone, url, null_pool=True))
 
 

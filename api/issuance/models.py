@@ -21,6 +21,7 @@ from api.core.identity.models import (
     StaffAccountMixin,
 )
 from api.core.tables import CoreTables
+from sync_format.csv import Sex
 
 
 class IssuanceBase(IdentityAuditBase):
@@ -35,13 +36,6 @@ class IssuancePlainBase(DefaultBase):
 
     __abstract__ = True
     __bind_key__ = "issuance"
-
-
-class Sex(enum.StrEnum):
-    """性別 as the card list codes it (1 男, 2 女)."""
-
-    MALE = "male"
-    FEMALE = "female"
 
 
 def _enum_values(enum_type: type[enum.StrEnum]) -> list[str]:
