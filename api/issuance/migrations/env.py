@@ -7,7 +7,10 @@ from alembic.autogenerate import rewriter
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
 
-import api.issuance.models  # noqa: F401 - registers the zone's tables on its metadata
+import api.issuance.exchange.models
+import api.issuance.models
+import api.issuance.progress.models
+import api.issuance.residents.models  # noqa: F401 - these register the zone's tables
 
 if TYPE_CHECKING:
     from advanced_alchemy.alembic.commands import AlembicCommandConfig

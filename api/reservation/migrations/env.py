@@ -7,7 +7,10 @@ from alembic.autogenerate import rewriter
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
 
-import api.reservation.models  # noqa: F401 - registers the zone's tables on its metadata
+import api.reservation.booking.models
+import api.reservation.exchange.models
+import api.reservation.models
+import api.reservation.places.models  # noqa: F401 - these register the zone's tables
 
 if TYPE_CHECKING:
     from advanced_alchemy.alembic.commands import AlembicCommandConfig
