@@ -1,9 +1,5 @@
 """Errors raised by the sync format; each has its own exit code for the operator CLI."""
 
-# The names say the reason an operator reads in a message (BadMagic, Truncated, ...);
-# an "Error" suffix on each would add nothing, so N818 is off for this module.
-# ruff: noqa: N818
-
 from typing import ClassVar
 
 
