@@ -1,0 +1,1 @@
+"""Server-rendered pages: components, templates, static files and translations."""
