@@ -13,6 +13,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
 
+from api.core.audit import AuditPlugin
 from api.core.database import create_sqlalchemy_config
 from api.core.errors import exception_handlers
 from api.core.health import HealthController
@@ -43,6 +44,8 @@ class CorePlugin(InitPluginProtocol):
     ) -> None:
         self.settings = settings
         self.tables = tables
+        self.database_url = database_url
+        self.null_pool = null_pool
         self.database = create_sqlalchemy_config(
             settings.zone,
             database_url,
@@ -58,6 +61,9 @@ class CorePlugin(InitPluginProtocol):
         # Logging is configured above, once, for structlog and the standard library alike.
         app_config.logging_config = None
         app_config.plugins.append(SQLAlchemyPlugin(config=self.database))
+        app_config.plugins.append(
+            AuditPlugin(zone, self.database_url, self.tables.access_log, null_pool=self.null_pool)
+        )
         app_config.route_handlers.append(HealthController)
         app_config.exception_handlers = {**exception_handlers, **app_config.exception_handlers}
         app_config.on_startup.append(_log_every_request)

@@ -10,6 +10,7 @@ import click
 import uvicorn
 from advanced_alchemy.alembic.commands import AlembicCommands
 
+from api.core.audit.cli import audit_commands
 from api.core.database import create_sqlalchemy_config, ensure_database, resolve_database_url
 from api.core.settings import SettingsError, Zone, ZoneSettings, get_settings
 
@@ -88,4 +89,5 @@ def make_zone_group(zone: Zone, app_factory: str) -> click.Group:
         """Autogenerate a date-prefixed migration from the zone's models."""
         alembic_commands(zone).revision(message=message, autogenerate=True)
 
+    group.add_command(audit_commands(zone))
     return group
