@@ -70,6 +70,7 @@ class CorePlugin(InitPluginProtocol):
         app_config.dependencies["zone_name"] = Provide(lambda: zone, sync_to_thread=False)
         app_config.state["settings"] = self.settings
         app_config.state["tables"] = self.tables
+        app_config.state["key_dir"] = self.settings.key_dir
         app_config.openapi_config = OpenAPIConfig(
             title=f"Madoguchi {zone} zone",
             version=__version__,

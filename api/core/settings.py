@@ -69,11 +69,17 @@ class ZoneSettings(msgspec.Struct, frozen=True, kw_only=True):
     session_absolute_hours: int
     dormant_account_days: int
     audit_retention_days: int
+    key_folder: Path | None
 
     @property
     def tz(self) -> ZoneInfo:
         """The counters' time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def key_dir(self) -> Path:
+        """Where this zone's signing and encryption keys and pinned peer keys live."""
+        return self.key_folder or self.var_dir / "keys" / self.zone.value
 
     @property
     def zone_dir(self) -> Path:
@@ -230,6 +236,13 @@ COMMON_SETTINGS: Final = (
         "Folder for embedded databases, keys and run-time files.",
         "var_dir",
         lambda _, raw: Path(raw).absolute(),
+    ),
+    Setting(
+        "MADOGUCHI_KEY_DIR",
+        "",
+        "Folder of the zone's sync keys; empty means `$MADOGUCHI_VAR_DIR/keys/<zone>`.",
+        "key_folder",
+        lambda _, raw: Path(raw).absolute() if raw else None,
     ),
     Setting(
         "MADOGUCHI_TIMEZONE",

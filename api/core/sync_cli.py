@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 import click
 import msgspec
 
+from api.core.settings import Zone, load_settings
 from sync_format import (
     Inspection,
     KeyFileError,
@@ -60,13 +61,15 @@ key_dir_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     envvar="MADOGUCHI_KEY_DIR",
     default=None,
-    help="Key directory (env MADOGUCHI_KEY_DIR; default var/keys/<zone>).",
+    help="Key directory (env MADOGUCHI_KEY_DIR; default $MADOGUCHI_VAR_DIR/keys/<zone>).",
 )
 
 
 def resolve_key_dir(zone: str, key_dir: Path | None) -> Path:
-    """Return the key directory for zone: the option or variable, else var/keys/<zone>."""
-    return key_dir if key_dir is not None else Path("var") / "keys" / zone
+    """Return the key directory for zone: the option or variable, else the zone's setting."""
+    if key_dir is not None:
+        return key_dir
+    return load_settings(Zone(zone)).key_dir
 
 
 def _echo_public(keys: ZonePublicKeys) -> None:

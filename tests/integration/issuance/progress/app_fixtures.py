@@ -1,0 +1,52 @@
+"""A test app with the progress and exchange routes, and a session that commits.
+
+The lead switches these tests to the authenticated app fixture once the permission guard
+is wired; the routes already name their permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from api.core.plugin import CorePlugin
+from api.core.settings import Zone
+from api.issuance.exchange.controllers import exchange_route_handlers
+from api.issuance.models import CORE_TABLES
+from api.issuance.progress.controllers import progress_route_handlers
+from tests.conftest import _truncate_all
+from tests.support import make_settings
+
+
+def build_app(url: str, tmp_path: Path) -> Litestar:
+    settings = make_settings(Zone.ISSUANCE, tmp_path)
+    return Litestar(
+        route_handlers=[*progress_route_handlers(), *exchange_route_handlers()],
+        plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=True)],
+    )
+
+
+@pytest.fixture
+async def progress_client(
+    zone_database_urls: dict[Zone, str], tmp_path: Path
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A client of an app with only this part's routes (tables emptied afterwards)."""
+    url = zone_database_urls[Zone.ISSUANCE]
+    async with AsyncTestClient(app=build_app(url, tmp_path)) as client:
+        yield client
+    await _truncate_all(url)
+
+
+@pytest.fixture
+async def committed_session(zone_database_urls: dict[Zone, str]) -> AsyncIterator[AsyncSession]:
+    """A session whose commits the app sees (use with ``progress_client``, which cleans up)."""
+    engine = create_async_engine(zone_database_urls[Zone.ISSUANCE], poolclass=NullPool)
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        yield session
+    await engine.dispose()
