@@ -12,6 +12,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -25,6 +26,15 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 class StaffAccountMixin:
     """One member of staff: an individual login, never shared."""
+
+    # The database, not Python, keeps the counters and dates sane (lockout is one UPDATE).
+    __table_args__ = (
+        CheckConstraint("failed_attempts >= 0", name="failed_attempts_not_negative"),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until",
+            name="validity_in_order",
+        ),
+    )
 
     login_id: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(Text, default="")
@@ -111,6 +121,11 @@ class AccessTokenMixin:
 
 class RegisteredTerminalMixin:
     """An office terminal allowed to reach staff routes, by its client-certificate fingerprint."""
+
+    # Stored in one canonical form (lower-case hex, no colons) so that lookups are exact.
+    __table_args__ = (
+        CheckConstraint("fingerprint ~ '^[0-9a-f]{40,128}$'", name="fingerprint_canonical"),
+    )
 
     name: Mapped[str] = mapped_column(String(100))
     fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
