@@ -7,11 +7,8 @@ of the plaintext payload; the payload is encrypted to the recipient zone (see
 
 import contextlib
 import hashlib
-import itertools
 import os
-import shutil
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,8 +30,6 @@ from sync_format.errors import (
 )
 from sync_format.header import (
     MAX_FRAME_RECORDS,
-    MAX_PAYLOAD_BYTES,
-    MAX_RECORDS,
     SIGNATURE_CONTEXT,
     SIGNATURE_SIZE,
     BundleHeader,
@@ -42,13 +37,14 @@ from sync_format.header import (
     check_header,
     decode_header,
     encode_envelope,
+    envelope_size,
+    header_capacity,
     read_envelope,
     read_exact,
 )
 from sync_format.keys import TrustStore, ZonePublicKeys, ZoneSecretKeys, fingerprint
 from sync_format.stream import (
-    FRAME_PREFIX,
-    MAX_FRAME_BYTES,
+    FrameWriter,
     StreamEncryptor,
     array_length,
     ciphertext_length,
@@ -66,10 +62,13 @@ from sync_format.v1.records import (
     Receipt,
     Record,
     ReservationRecord,
-    record_type_name,
+    count_by_type,
+    explain_error,
 )
 
-FRAME_RECORDS = 4096
+# Records per frame: large enough to keep per-frame costs small, small enough that a
+# frame (and a decoded batch) stays well inside the caches and bounded memory.
+FRAME_RECORDS = 8192
 
 _DECODERS: dict[str, msgspec.msgpack.Decoder[list[Record]]] = {
     "eligibility": msgspec.msgpack.Decoder(list[EligibilityUpsert | EligibilityRevoke]),
@@ -85,75 +84,6 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def _copy_payload(source: BinaryIO, target: BinaryIO) -> None:
-    # copy_file_range copies inside the kernel (or shares blocks on CoW file systems);
-    # fall back to a plain copy where the file system or kernel does not support it.
-    start = target.tell()
-    remaining = os.fstat(source.fileno()).st_size
-    try:
-        while remaining:
-            copied = os.copy_file_range(source.fileno(), target.fileno(), remaining)
-            if copied == 0:
-                break
-            remaining -= copied
-    except OSError:
-        remaining = -1
-    if remaining:
-        source.seek(0)
-        target.seek(start)
-        target.truncate()
-        shutil.copyfileobj(source, target, 1024 * 1024)
-
-
-class _FrameWriter:
-    """Encode records into length-prefixed frames and feed them to the encryptor."""
-
-    def __init__(self, kind: BundleKind, encryptor: StreamEncryptor, frame_records: int) -> None:
-        self._allowed = frozenset(RECORD_TYPES[kind])
-        self._kind = kind
-        self._encryptor = encryptor
-        self._frame_records = frame_records
-        self._encoder = msgspec.msgpack.Encoder()
-        self._buffer = bytearray()
-        self.hasher = hashlib.sha256()
-        self.length = 0
-        self.counts: Counter[type] = Counter()
-
-    def write_all(self, records: Iterable[Record]) -> None:
-        iterator = iter(records)
-        while batch := list(itertools.islice(iterator, self._frame_records)):
-            batch_counts = Counter(map(type, batch))
-            if not self._allowed.issuperset(batch_counts):
-                strangers = ", ".join(sorted(t.__name__ for t in batch_counts))
-                msg = f"a {self._kind} bundle cannot hold records of type {strangers}"
-                raise TypeError(msg)
-            self.counts.update(batch_counts)
-            if self.counts.total() > MAX_RECORDS:
-                msg = f"more than {MAX_RECORDS} records"
-                raise SizeCapExceeded(msg)
-            self._write_frame(batch)
-
-    def _write_frame(self, batch: list[Record]) -> None:
-        # encode_into reuses one buffer: no per-frame allocation, prefix written in place.
-        self._encoder.encode_into(batch, self._buffer, FRAME_PREFIX.size)
-        body_length = len(self._buffer) - FRAME_PREFIX.size
-        if body_length > MAX_FRAME_BYTES:
-            if len(batch) == 1:
-                msg = f"one record encodes to {body_length} bytes, over the frame cap"
-                raise SizeCapExceeded(msg)
-            middle = len(batch) // 2
-            self._write_frame(batch[:middle])
-            self._write_frame(batch[middle:])
-            return
-        FRAME_PREFIX.pack_into(self._buffer, 0, body_length)
-        self.hasher.update(self._buffer)
-        self.length += len(self._buffer)
-        if self.length > MAX_PAYLOAD_BYTES:
-            msg = f"payload exceeds the cap of {MAX_PAYLOAD_BYTES} bytes"
-            raise SizeCapExceeded(msg)
-        self._encryptor.write(self._buffer)
 
 
 def write_bundle(
@@ -174,8 +104,8 @@ def write_bundle(
     """Stream records into a signed bundle encrypted to recipient, published atomically.
 
     Source and target zone come from the sender's and recipient's keys. Only ciphertext
-    touches the disk: it goes to a temporary file beside path, then is assembled and
-    renamed into place.
+    touches the disk: the payload goes to a temporary file beside path, behind space
+    reserved for the envelope, which is filled in last; then it is synced and renamed.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -184,49 +114,60 @@ def write_bundle(
     if not 1 <= frame_records <= MAX_FRAME_RECORDS:
         msg = f"frame_records must be within 1..{MAX_FRAME_RECORDS}"
         raise ValueError(msg)
-    token = uuid.uuid4().hex
-    payload_path = path.with_name(f".{path.name}.{token}.payload.tmp")
-    assembled_path = path.with_name(f".{path.name}.{token}.tmp")
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    key, ephemeral_public = sender_payload_key(recipient.encryption_public())
+    draft = _validated(
+        BundleHeader(
+            kind=kind,
+            schema_version=SCHEMA_VERSION,
+            source_zone=sender.zone,
+            target_zone=recipient.zone,
+            sender_key_id=sender.public().signing_key_id,
+            recipient_key_id=recipient.encryption_key_id,
+            bundle_id=bundle_id or uuid.uuid4(),
+            sequence=sequence,
+            mode=mode,
+            base_sequence=base_sequence,
+            created_at=created_at or datetime.now(UTC),
+            record_counts={},
+            payload_length=0,
+            payload_sha256="0" * 64,
+            ephemeral_key=ephemeral_public.hex(),
+        )
+    )
+    capacity = header_capacity(draft)
     try:
-        key, ephemeral_public = sender_payload_key(recipient.encryption_public())
-        with payload_path.open("wb") as payload:
-            encryptor = StreamEncryptor(key, payload)
-            frames = _FrameWriter(kind, encryptor, frame_records)
+        with partial.open("wb") as handle:
+            handle.write(bytes(envelope_size(capacity)))
+            encryptor = StreamEncryptor(key, handle)
+            frames = FrameWriter(kind, encryptor, frame_records)
             frames.write_all(records)
-            header = BundleHeader(
-                kind=kind,
-                schema_version=SCHEMA_VERSION,
-                source_zone=sender.zone,
-                target_zone=recipient.zone,
-                sender_key_id=sender.public().signing_key_id,
-                recipient_key_id=recipient.encryption_key_id,
-                bundle_id=bundle_id or uuid.uuid4(),
-                sequence=sequence,
-                mode=mode,
-                base_sequence=base_sequence,
-                created_at=created_at or datetime.now(UTC),
-                record_counts={record_type_name(t): n for t, n in frames.counts.items()},
-                payload_length=frames.length,
-                payload_sha256=frames.hasher.hexdigest(),
-                ephemeral_key=ephemeral_public.hex(),
+            header = _validated(
+                msgspec.structs.replace(
+                    draft,
+                    record_counts=frames.record_counts,
+                    payload_length=frames.length,
+                    payload_sha256=frames.hasher.hexdigest(),
+                )
             )
-            # Validate what we sign with the same rules the reader applies.
-            header = msgspec.convert(msgspec.to_builtins(header), BundleHeader)
-            check_header(header)
-            signed = encode_envelope(header)
+            signed = encode_envelope(header, capacity)
             encryptor.finish(hashlib.sha256(signed).digest())
-        signature = sender.signing.sign(SIGNATURE_CONTEXT + signed)
-        with assembled_path.open("wb") as assembled, payload_path.open("rb") as payload:
-            assembled.write(signed + signature)
-            assembled.flush()
-            _copy_payload(payload, assembled)
-            os.fsync(assembled.fileno())
-        assembled_path.replace(path)
+            handle.seek(0)
+            handle.write(signed + sender.signing.sign(SIGNATURE_CONTEXT + signed))
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
         _fsync_directory(path.parent)
     finally:
-        for leftover in (payload_path, assembled_path):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return header
+
+
+def _validated(header: BundleHeader) -> BundleHeader:
+    # Check what we sign with the same rules the reader applies.
+    header = msgspec.convert(msgspec.to_builtins(header), BundleHeader)
+    check_header(header)
     return header
 
 
@@ -318,7 +259,8 @@ class VerifiedBundle:
         """Decrypt again, re-checking everything, and yield records one frame at a time."""
         header = self.header
         decoder = _DECODERS[header.kind]
-        counts: Counter[str] = Counter()
+        types = RECORD_TYPES[header.kind]
+        counts = [0] * len(types)
         with self.path.open("rb") as handle:
             again = handle.read(len(self._envelope.signed) + SIGNATURE_SIZE)
             if again != self._envelope.signed + self._envelope.signature:
@@ -331,12 +273,14 @@ class VerifiedBundle:
                 try:
                     batch = decoder.decode(frame)
                 except (msgspec.DecodeError, ValueError) as error:  # ValueError: bad UTF-8
-                    msg = f"frame {index}: {error}"
+                    msg = f"frame {index}: {explain_error(header.kind, frame, error)}"
                     raise MalformedRecord(msg) from error
-                counts.update(record_type_name(type(record)) for record in batch)
+                found, _ = count_by_type(batch, types)  # the decoder allows only types
+                counts = [a + b for a, b in zip(counts, found, strict=True)]
                 yield batch
-        if dict(counts) != {name: n for name, n in header.record_counts.items() if n}:
-            msg = f"record counts {dict(counts)} differ from the header's {header.record_counts}"
+        read = {t.type_name: n for t, n in zip(types, counts, strict=True) if n}
+        if read != {name: n for name, n in header.record_counts.items() if n}:
+            msg = f"record counts {read} differ from the header's {header.record_counts}"
             raise MalformedRecord(msg)
 
     def records(self) -> Iterator[Record]:

@@ -3,10 +3,16 @@ r"""The bundle envelope: magic line, major version, and the strict signed header
 Layout of a bundle file (all integers big-endian)::
 
     b"MADOGUCHI-BUNDLE\n"    magic line
-    u16 format major, u32 header length
+    u16 format major, u32 header length, u32 padding length
     header                   MessagePack map (BundleHeader), strict
+    padding                  zero bytes (at most MAX_PADDING_BYTES)
     64 bytes                 Ed25519 signature over everything above
     payload                  STREAM chunks (see sync_format.stream)
+
+The writer reserves the envelope's space before the payload (the header's widest
+possible encoding, see ``header_capacity``) and fills it in once the payload's length
+and digest are known; the padding is what the real header left unused. It is signed
+like the rest, and must be zeros.
 """
 
 import struct
@@ -35,7 +41,7 @@ from sync_format.v1.records import (
 
 MAGIC = b"MADOGUCHI-BUNDLE\n"
 FORMAT_MAJOR = 1
-PRELUDE = struct.Struct(">HI")
+PRELUDE = struct.Struct(">HII")
 SIGNATURE_SIZE = 64
 # Capabilities this reader implements; a header requiring any other is refused unread.
 SUPPORTED_CAPABILITIES: frozenset[str] = frozenset()
@@ -44,6 +50,7 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 SIGNATURE_CONTEXT = b"madoguchi bundle header v1\x00"
 
 MAX_HEADER_BYTES = 64 * 1024
+MAX_PADDING_BYTES = 4096
 MAX_PAYLOAD_BYTES = 16 * 1024**3
 MAX_RECORDS = 50_000_000
 MAX_FRAME_RECORDS = 65_536
@@ -90,10 +97,35 @@ _header_decoder = msgspec.msgpack.Decoder(BundleHeader)
 _probe_decoder = msgspec.msgpack.Decoder(_Probe)
 
 
-def encode_envelope(header: BundleHeader) -> bytes:
-    """Return the signed bytes: magic, prelude and header."""
+def header_capacity(header: BundleHeader) -> int:
+    """Return the most bytes header can encode to once its payload fields are filled in.
+
+    Every count is at most MAX_RECORDS and the length at most MAX_PAYLOAD_BYTES (the
+    writer enforces both), so the widest values of those fields give an upper bound.
+    """
+    widest = msgspec.structs.replace(
+        header,
+        record_counts={record_type_name(t): MAX_RECORDS for t in RECORD_TYPES[header.kind]},
+        payload_length=MAX_PAYLOAD_BYTES,
+        payload_sha256="0" * 64,
+    )
+    return len(_header_encoder.encode(widest))
+
+
+def envelope_size(capacity: int) -> int:
+    """Return the file bytes an envelope takes, signature included, for a header capacity."""
+    return len(MAGIC) + PRELUDE.size + capacity + SIGNATURE_SIZE
+
+
+def encode_envelope(header: BundleHeader, capacity: int | None = None) -> bytes:
+    """Return the signed bytes: magic, prelude, header, and zeros up to capacity."""
     header_bytes = _header_encoder.encode(header)
-    return MAGIC + PRELUDE.pack(FORMAT_MAJOR, len(header_bytes)) + header_bytes
+    padding = 0 if capacity is None else capacity - len(header_bytes)
+    if not 0 <= padding <= MAX_PADDING_BYTES:
+        msg = f"a header of {len(header_bytes)} bytes does not fit a capacity of {capacity}"
+        raise ValueError(msg)
+    prelude = PRELUDE.pack(FORMAT_MAJOR, len(header_bytes), padding)
+    return MAGIC + prelude + header_bytes + bytes(padding)
 
 
 def read_exact(handle: BinaryIO, size: int, what: str) -> bytes:
@@ -109,7 +141,7 @@ def read_envelope(handle: BinaryIO) -> tuple[bytes, bytes, _Probe]:
     """Read magic, prelude and header; refuse unknown versions before reading further.
 
     Returns:
-        The signed bytes (magic through header), the raw header bytes, and the probe.
+        The signed bytes (magic through padding), the raw header bytes, and the probe.
     """
     magic = handle.read(len(MAGIC))
     if magic != MAGIC:
@@ -119,14 +151,21 @@ def read_envelope(handle: BinaryIO) -> tuple[bytes, bytes, _Probe]:
         msg = "not a Madoguchi bundle (the magic line is missing)"
         raise BadMagic(msg)
     prelude = read_exact(handle, PRELUDE.size, "version prelude")
-    major, header_length = PRELUDE.unpack(prelude)
+    major, header_length, padding_length = PRELUDE.unpack(prelude)
     if major != FORMAT_MAJOR:
         msg = f"bundle format major version {major} is not supported (this reader: 1)"
         raise UnsupportedVersion(msg)
     if header_length > MAX_HEADER_BYTES:
         msg = f"header of {header_length} bytes exceeds the cap of {MAX_HEADER_BYTES}"
         raise SizeCapExceeded(msg)
+    if padding_length > MAX_PADDING_BYTES:
+        msg = f"header padding of {padding_length} bytes exceeds the cap of {MAX_PADDING_BYTES}"
+        raise SizeCapExceeded(msg)
     header_bytes = read_exact(handle, header_length, "header")
+    padding = read_exact(handle, padding_length, "header padding")
+    if padding.count(0) != padding_length:
+        msg = "the header padding is not all zeros"
+        raise MalformedHeader(msg)
     try:
         probe = _probe_decoder.decode(header_bytes)
     except (msgspec.DecodeError, ValueError) as error:  # ValueError: bad UTF-8
@@ -139,7 +178,7 @@ def read_envelope(handle: BinaryIO) -> tuple[bytes, bytes, _Probe]:
     if probe.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
         msg = f"record schema version {probe.schema_version} is not supported (this reader: 1)"
         raise UnsupportedVersion(msg)
-    return magic + prelude + header_bytes, header_bytes, probe
+    return magic + prelude + header_bytes + padding, header_bytes, probe
 
 
 def decode_header(header_bytes: bytes) -> BundleHeader:

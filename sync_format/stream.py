@@ -4,13 +4,19 @@ Key: ephemeral X25519 with the recipient's key, through HKDF-SHA256. Payload: 64
 chunks sealed with ChaCha20-Poly1305 under nonce = 11-byte big-endian counter || last
 flag, so truncation and reordering fail to decrypt. The last chunk is sealed with the
 hash of the signed header as associated data, binding the payload to that header.
+
+Plaintext: frames, each a u32 big-endian length and a MessagePack array of records.
+Writing reuses one frame buffer and one ciphertext buffer, so a frame costs a handful
+of calls (encode, hash, seal its chunks, one write) and no allocation.
 """
 
 import hashlib
+import itertools
 import struct
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO, Protocol
 
+import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -18,14 +24,25 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sync_format.errors import DigestMismatch, MalformedRecord, SizeCapExceeded, Tampered, Truncated
+from sync_format.header import MAX_PAYLOAD_BYTES, MAX_RECORDS
+from sync_format.v1.records import RECORD_TYPES, BundleKind, Record, count_by_type
 
 CHUNK_SIZE = 64 * 1024
 TAG_SIZE = 16
+SEALED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
 FRAME_PREFIX = struct.Struct(">I")
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 _KEY_INFO = b"madoguchi bundle v1 payload key"
 _NOT_LAST = b"\x00"
 _LAST = b"\x01"
+Buffer = bytes | bytearray | memoryview
+
+
+class Sink(Protocol):
+    """Where sealed chunks go: a binary file or anything that copies what it is given."""
+
+    def write(self, data: Buffer, /) -> object:
+        """Consume data before returning (the caller reuses the buffer)."""
 
 
 def _raw(key: X25519PublicKey) -> bytes:
@@ -76,32 +93,114 @@ def ciphertext_length(payload_length: int) -> int:
 class StreamEncryptor:
     """Seal plaintext written to it into STREAM chunks on sink; plaintext stays in memory."""
 
-    def __init__(self, key: bytes, sink: BinaryIO) -> None:
+    def __init__(self, key: bytes, sink: Sink) -> None:
         self._aead = ChaCha20Poly1305(key)
         self._sink = sink
-        self._buffer = bytearray()
+        self._pending = bytearray()
+        self._sealed = bytearray()
         self._index = 0
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Buffer data and seal every chunk known not to be the last one."""
-        self._buffer += data
+    def write(self, data: Buffer) -> None:
+        """Seal every chunk known not to be the last one and pass them on in one write."""
         # Keep at least one byte back: only finish() knows which chunk is the last.
-        if len(self._buffer) > CHUNK_SIZE:
+        full = (len(self._pending) + len(data) - 1) // CHUNK_SIZE
+        if full <= 0:
+            self._pending += data
+            return
+        size = full * SEALED_CHUNK_SIZE
+        if len(self._sealed) < size:
+            self._sealed = bytearray(size)
+        with memoryview(data) as source, memoryview(self._sealed) as target:
             start = 0
-            with memoryview(self._buffer) as view:
-                while len(self._buffer) - start > CHUNK_SIZE:
-                    nonce = _nonce(self._index, _NOT_LAST)
-                    with view[start : start + CHUNK_SIZE] as chunk:
-                        self._sink.write(self._aead.encrypt(nonce, chunk, None))
-                    self._index += 1
+            for offset in range(0, size, SEALED_CHUNK_SIZE):
+                if offset == 0 and self._pending:  # complete the chunk earlier writes began
+                    start = CHUNK_SIZE - len(self._pending)
+                    self._pending += source[:start]
+                    chunk: Buffer = self._pending
+                else:
+                    chunk = source[start : start + CHUNK_SIZE]
                     start += CHUNK_SIZE
-            del self._buffer[:start]
+                self._aead.encrypt_into(
+                    _nonce(self._index, _NOT_LAST),
+                    chunk,
+                    None,
+                    target[offset : offset + SEALED_CHUNK_SIZE],
+                )
+                self._index += 1
+            del chunk  # release the view before the buffers it points into
+            self._pending[:] = source[start:]
+            with target[:size] as sealed:
+                self._sink.write(sealed)
 
     def finish(self, header_hash: bytes) -> None:
         """Seal the last chunk, bound to the signed header's hash."""
-        sealed = self._aead.encrypt(_nonce(self._index, _LAST), bytes(self._buffer), header_hash)
-        self._sink.write(sealed)
-        self._buffer.clear()
+        last = self._aead.encrypt(_nonce(self._index, _LAST), bytes(self._pending), header_hash)
+        self._sink.write(last)
+        self._pending.clear()
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[Sequence[Record]]:
+    if isinstance(records, list | tuple):  # slices are cheaper than islice
+        for start in range(0, len(records), size):
+            yield records[start : start + size]
+        return
+    iterator = iter(records)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+class FrameWriter:
+    """Encode records into length-prefixed frames, count them, hash and encrypt them."""
+
+    def __init__(self, kind: BundleKind, encryptor: StreamEncryptor, frame_records: int) -> None:
+        self._types = RECORD_TYPES[kind]
+        self._kind = kind
+        self._encryptor = encryptor
+        self._frame_records = frame_records
+        self._encoder = msgspec.msgpack.Encoder()
+        self._frame = bytearray()
+        self.hasher = hashlib.sha256()
+        self._counts = [0] * len(self._types)
+        self.length = 0
+
+    @property
+    def record_counts(self) -> dict[str, int]:
+        """Records written, by type name (types without records left out)."""
+        return {t.type_name: n for t, n in zip(self._types, self._counts, strict=True) if n}
+
+    def write_all(self, records: Iterable[Record]) -> None:
+        """Write every record, in frames of at most frame_records."""
+        for batch in _batches(records, self._frame_records):
+            counts, strangers = count_by_type(batch, self._types)
+            if strangers:
+                names = ", ".join(sorted({type(r).__name__ for r in batch} - set(self._types)))
+                msg = f"a {self._kind} bundle cannot hold records of type {names}"
+                raise TypeError(msg)
+            self._counts = [a + b for a, b in zip(self._counts, counts, strict=True)]
+            if sum(self._counts) > MAX_RECORDS:
+                msg = f"more than {MAX_RECORDS} records"
+                raise SizeCapExceeded(msg)
+            self._write_frame(batch)
+
+    def _write_frame(self, batch: Sequence[Record]) -> None:
+        frame = self._frame  # reused: encode_into keeps its capacity
+        self._encoder.encode_into(batch, frame, FRAME_PREFIX.size)
+        body_length = len(frame) - FRAME_PREFIX.size
+        if body_length > MAX_FRAME_BYTES:
+            if len(batch) == 1:
+                msg = f"one record encodes to {body_length} bytes, over the frame cap"
+                raise SizeCapExceeded(msg)
+            middle = len(batch) // 2
+            self._write_frame(batch[:middle])
+            self._write_frame(batch[middle:])
+            return
+        FRAME_PREFIX.pack_into(frame, 0, body_length)
+        self.length += len(frame)
+        if self.length > MAX_PAYLOAD_BYTES:
+            msg = f"payload exceeds the cap of {MAX_PAYLOAD_BYTES} bytes"
+            raise SizeCapExceeded(msg)
+        self.hasher.update(frame)
+        self._encryptor.write(frame)
 
 
 def decrypt_stream(
@@ -134,11 +233,6 @@ def decrypt_stream(
                 msg = "the decrypted payload does not match the signed SHA-256"
                 raise DigestMismatch(msg)
         yield plain
-
-
-def encode_frame_prefix(buffer: bytearray, length: int) -> None:
-    """Write the u32 big-endian frame length at the start of buffer."""
-    FRAME_PREFIX.pack_into(buffer, 0, length)
 
 
 def split_frames(chunks: Iterable[bytes]) -> Iterator[bytes]:

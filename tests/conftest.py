@@ -35,6 +35,7 @@ from api.core.database import (
 from api.core.settings import Zone
 from api.issuance.app import create_app as create_issuance_app
 from api.reservation.app import create_app as create_reservation_app
+from tests.staff import BASE_URL, loopback_peer
 from tests.support import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +137,7 @@ async def reservation_session(reservation_engine: AsyncEngine) -> AsyncIterator[
         yield session
 
 
-async def _truncate_all(url: str) -> None:
+async def truncate_all(url: str) -> None:
     # App tests commit through the app's own engine, so they are cleaned by truncation.
     connection = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
@@ -152,9 +153,11 @@ async def _truncate_all(url: str) -> None:
 
 
 async def _client(app: Litestar, url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as client:
+    # Anonymous, but from an office terminal (loopback) over https, like the staff console.
+    app.on_startup.append(loopback_peer)
+    async with AsyncTestClient(app=app, base_url=BASE_URL) as client:
         yield client
-    await _truncate_all(url)
+    await truncate_all(url)
 
 
 @pytest.fixture

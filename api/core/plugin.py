@@ -6,7 +6,7 @@ One plugin registers it, so the two apps differ only in what they add.
 from __future__ import annotations
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
@@ -17,11 +17,14 @@ from api.core.audit import AuditPlugin
 from api.core.database import create_sqlalchemy_config
 from api.core.errors import exception_handlers
 from api.core.health import HealthController
+from api.core.identity.guards import AUTHENTICATED
+from api.core.identity.plugin import IdentityPlugin
 from api.core.logging import configure_logging, request_log_middleware
 from api.core.settings import ZoneSettings
 from api.core.tables import CoreTables
 
 __version__ = "0.1.0"
+OPENAPI_PATH = "/api/docs"
 
 
 def _log_every_request(app: Litestar) -> None:
@@ -60,7 +63,18 @@ class CorePlugin(InitPluginProtocol):
         app_config.debug = self.settings.debug
         # Logging is configured above, once, for structlog and the standard library alike.
         app_config.logging_config = None
+        app_config.openapi_config = OpenAPIConfig(
+            title=f"Madoguchi {zone} zone",
+            version=__version__,
+            path=OPENAPI_PATH,
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # The API's description is for staff: it needs a session like any staff route.
+            openapi_router=Router(
+                OPENAPI_PATH, route_handlers=[], opt={AUTHENTICATED: True}, include_in_schema=False
+            ),
+        )
         app_config.plugins.append(SQLAlchemyPlugin(config=self.database))
+        app_config.plugins.append(IdentityPlugin(self.settings, self.tables, self.database))
         app_config.plugins.append(
             AuditPlugin(zone, self.database_url, self.tables.access_log, null_pool=self.null_pool)
         )
@@ -71,10 +85,4 @@ class CorePlugin(InitPluginProtocol):
         app_config.state["settings"] = self.settings
         app_config.state["tables"] = self.tables
         app_config.state["key_dir"] = self.settings.key_dir
-        app_config.openapi_config = OpenAPIConfig(
-            title=f"Madoguchi {zone} zone",
-            version=__version__,
-            path="/api/docs",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        )
         return app_config

@@ -1,12 +1,17 @@
 """Version 1 records: what crosses between the zones, and nothing more.
 
-Records ignore unknown fields so a newer minor writer stays readable; see
-``sync_format/README.md`` for the evolution rules.
+On the wire a record is a MessagePack array: its integer tag, then its fields in
+declaration order (msgspec ``array_like``). Fields are only ever appended, with defaults,
+and readers ignore trailing items they do not know, so a newer minor writer stays
+readable. See ``sync_format/README.md`` for the evolution rules.
 """
 
+import operator
+import re
 import uuid
+from collections.abc import Sequence as SequenceOf
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -32,24 +37,34 @@ ReservationStatus = Literal["booked", "changed", "cancelled"]
 Channel = Literal["web", "phone"]
 
 
-class EligibilityUpsert(msgspec.Struct, tag="eligibility_upsert", frozen=True, kw_only=True):
+class _Record(msgspec.Struct, array_like=True, frozen=True, kw_only=True):
+    """Base of the v1 records: encoded as ``[tag, field, ...]``. Never reorder fields."""
+
+    # The record's name in header record counts, messages and the operator CLI.
+    type_name: ClassVar[str]
+
+
+class EligibilityUpsert(_Record, tag=1, frozen=True, kw_only=True):
     """Let a reservation_id book: its password and shipment number (nothing personal)."""
 
+    type_name: ClassVar[str] = "eligibility_upsert"
     reservation_id: ReservationId
     password: Password
     shipment_no: ShipmentNo
 
 
-class EligibilityRevoke(msgspec.Struct, tag="eligibility_revoke", frozen=True, kw_only=True):
+class EligibilityRevoke(_Record, tag=2, frozen=True, kw_only=True):
     """Stop a reservation_id from booking, with a coded (never free-text) reason."""
 
+    type_name: ClassVar[str] = "eligibility_revoke"
     reservation_id: ReservationId
     reason: RevokeReason
 
 
-class ReservationRecord(msgspec.Struct, tag="reservation", frozen=True, kw_only=True):
+class ReservationRecord(_Record, tag=3, frozen=True, kw_only=True):
     """One booking as the reservation zone knows it, latest state wins."""
 
+    type_name: ClassVar[str] = "reservation"
     confirmation_code: ConfirmationCode
     reservation_id: ReservationId
     location_code: LocationCode
@@ -63,9 +78,10 @@ class ReservationRecord(msgspec.Struct, tag="reservation", frozen=True, kw_only=
     updated_at: AwareDatetime
 
 
-class Receipt(msgspec.Struct, tag="receipt", frozen=True, kw_only=True):
+class Receipt(_Record, tag=4, frozen=True, kw_only=True):
     """What a zone did with one bundle, identified by id, sequence and digest."""
 
+    type_name: ClassVar[str] = "receipt"
     bundle_id: uuid.UUID
     sequence: Sequence
     digest: HexDigest
@@ -89,7 +105,49 @@ RECORD_TYPES: dict[str, tuple[type[Record], ...]] = {
 
 
 def record_type_name(record_type: type[Record]) -> str:
-    """Return the wire tag of a record type, used as its key in header record counts."""
-    tag = record_type.__struct_config__.tag
-    assert isinstance(tag, str)
-    return tag
+    """Return a record type's name, its key in header record counts."""
+    return record_type.type_name
+
+
+def count_by_type(
+    records: SequenceOf[object], types: tuple[type[Record], ...]
+) -> tuple[list[int], int]:
+    """Count records of each of types (exact type, in C loops); also return how many are left.
+
+    Returns:
+        The count per type, in the order of types, and the number of records of any other
+        type (0 when every record is one of types).
+    """
+    counts: list[int] = []
+    remaining = len(records)
+    for record_type in types:
+        found = operator.countOf(map(type, records), record_type) if remaining else 0
+        counts.append(found)
+        remaining -= found
+    return counts, remaining
+
+
+_ERROR_PATH = re.compile(r"`\$\[(\d+)\]\[(\d+)\]")
+
+
+def explain_error(kind: str, frame: bytes, error: Exception) -> str:
+    """Name the record and field a decode error points at (``$[3][2]`` says neither).
+
+    Only called for a frame that failed to decode; falls back to the error's own words.
+    """
+    message = str(error)
+    match = _ERROR_PATH.search(message)
+    if match is None:
+        return message
+    index, position = int(match[1]), int(match[2])
+    try:
+        raw = msgspec.msgpack.decode(frame)[index]
+        tag = raw[0]
+    except (msgspec.DecodeError, ValueError, TypeError, IndexError, KeyError):
+        return message
+    for record_type in RECORD_TYPES[kind]:
+        fields = record_type.__struct_fields__
+        if record_type.__struct_config__.tag == tag and 1 <= position <= len(fields):
+            name = f"{record_type.type_name}.{fields[position - 1]}"
+            return f"record {index} ({name}): {message}"
+    return message

@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.core.settings import Zone
+from api.issuance.app import create_app as create_issuance_app
+from api.issuance.models import CORE_TABLES as ISSUANCE_TABLES
 from api.reservation.app import create_app
+from api.reservation.models import CORE_TABLES as RESERVATION_TABLES
+from tests.conftest import truncate_all
+from tests.staff import signed_in_client
 from tests.support import make_settings
 
 
@@ -52,14 +58,35 @@ async def test_unknown_route_answers_the_stable_error_shape(
     assert body["error"]["request_id"] == "abcdef123456"
 
 
-async def test_openapi_document_is_served(
+async def test_openapi_document_needs_a_staff_session(
     zone_client: tuple[Zone, AsyncTestClient[Litestar]],
 ) -> None:
-    zone, client = zone_client
+    _, client = zone_client
 
     response = await client.get("/api/docs/openapi.json")
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("zone", list(Zone), ids=lambda zone: zone.value)
+async def test_openapi_document_is_served_to_staff(
+    zone: Zone, zone_database_urls: dict[Zone, str], tmp_path: Path
+) -> None:
+    url = zone_database_urls[zone]
+    settings = make_settings(zone, tmp_path)
+    factory, tables = (
+        (create_issuance_app, ISSUANCE_TABLES)
+        if zone is Zone.ISSUANCE
+        else (create_app, RESERVATION_TABLES)
+    )
+    try:
+        async with signed_in_client(factory(settings, url), url, settings, tables) as client:
+            response = await client.get("/api/docs/openapi.json")
+    finally:
+        await truncate_all(url)
 
     assert response.status_code == 200
     document = response.json()
     assert document["info"]["title"] == f"Madoguchi {zone.value} zone"
     assert "/readyz" in document["paths"]
+    assert "/api/staff/login" in document["paths"]

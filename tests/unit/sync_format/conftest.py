@@ -24,9 +24,9 @@ class BundleBytes(bytes):
 
 @pytest.fixture(scope="session")
 def small_bundle(zones: Zones, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """The bytes of a three-chunk eligibility bundle with a few frames."""
+    """The bytes of a three-chunk eligibility bundle with several frames."""
     path = tmp_path_factory.mktemp("small") / "small.bundle"
-    records: list[EligibilityUpsert | EligibilityRevoke] = [*upserts(2000)]
+    records: list[EligibilityUpsert | EligibilityRevoke] = [*upserts(6000)]
     records.append(EligibilityRevoke(reservation_id="ABC-123456", reason="returned"))
     write_eligibility(path, zones, records, frame_records=700)
     return BundleBytes(path.read_bytes())

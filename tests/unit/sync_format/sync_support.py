@@ -140,6 +140,7 @@ def forge(
     *,
     header_changes: dict[str, object] | None = None,
     counts: dict[str, int] | None = None,
+    padding: bytes = b"",
 ) -> Path:
     """Write a correctly signed and encrypted bundle around arbitrary header and payload.
 
@@ -165,7 +166,8 @@ def forge(
     }
     header.update(header_changes or {})
     header_bytes = msgspec.msgpack.encode(header)
-    signed = MAGIC + PRELUDE.pack(FORMAT_MAJOR, len(header_bytes)) + header_bytes
+    prelude = PRELUDE.pack(FORMAT_MAJOR, len(header_bytes), len(padding))
+    signed = MAGIC + prelude + header_bytes + padding
     signature = zones.issuance.signing.sign(SIGNATURE_CONTEXT + signed)
     sink = io.BytesIO()
     encryptor = StreamEncryptor(key, sink)
@@ -176,7 +178,7 @@ def forge(
 
 
 def frames(*batches: list[object]) -> bytes:
-    """Return a plaintext payload: each batch as one length-prefixed MessagePack frame."""
+    """Return a plaintext payload: each batch (of records or raw arrays) as one frame."""
     out = bytearray()
     for batch in batches:
         body = msgspec.msgpack.encode(batch)

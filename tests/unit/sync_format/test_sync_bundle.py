@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
 from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync_format import (
     BadMagic,
@@ -33,8 +37,14 @@ from sync_format import (
     open_bundle,
     write_bundle,
 )
-from sync_format.header import MAGIC, MAX_HEADER_BYTES, PRELUDE
-from sync_format.stream import CHUNK_SIZE, MAX_FRAME_BYTES
+from sync_format.header import MAGIC, MAX_HEADER_BYTES, MAX_PADDING_BYTES, PRELUDE
+from sync_format.stream import (
+    CHUNK_SIZE,
+    MAX_FRAME_BYTES,
+    StreamEncryptor,
+    ciphertext_length,
+    decrypt_stream,
+)
 from tests.unit.sync_format.sync_support import (
     Zones,
     forge,
@@ -44,8 +54,8 @@ from tests.unit.sync_format.sync_support import (
     write_eligibility,
 )
 
-UPSERT = {"type": "eligibility_upsert", "reservation_id": "ABC123456", "password": "0101"}
-UPSERT["shipment_no"] = "S1"
+# A raw eligibility_upsert record as it travels: [tag, reservation_id, password, shipment_no].
+UPSERT = [1, "ABC123456", "0101", "S1"]
 
 
 def _open(path: Path, zones: Zones) -> list[object]:
@@ -54,7 +64,7 @@ def _open(path: Path, zones: Zones) -> list[object]:
 
 
 def test_eligibility_bundle_round_trips_records_and_header(zones: Zones, tmp_path: Path) -> None:
-    records = [*upserts(3000), EligibilityRevoke(reservation_id="XYZ-000001", reason="issued")]
+    records = [*upserts(6000), EligibilityRevoke(reservation_id="XYZ-000001", reason="issued")]
     path = tmp_path / "e.bundle"
     header = write_bundle(
         path,
@@ -65,16 +75,16 @@ def test_eligibility_bundle_round_trips_records_and_header(zones: Zones, tmp_pat
         sequence=7,
         mode="delta",
         base_sequence=6,
-        frame_records=1000,
+        frame_records=2000,
     )
     bundle = open_bundle(path, recipient=zones.reservation, trusted=zones.trusted_by_reservation())
     assert bundle.header == header
-    assert header.record_counts == {"eligibility_upsert": 3000, "eligibility_revoke": 1}
+    assert header.record_counts == {"eligibility_upsert": 6000, "eligibility_revoke": 1}
     assert (header.source_zone, header.target_zone) == ("issuance", "reservation")
     assert (header.sequence, header.mode, header.base_sequence) == (7, "delta", 6)
     assert header.payload_length > 2 * CHUNK_SIZE
     assert list(bundle.records()) == records
-    assert [len(batch) for batch in bundle.batches()] == [1000, 1000, 1000, 1]
+    assert [len(batch) for batch in bundle.batches()] == [2000, 2000, 2000, 1]
     assert len(bundle.digest) == 64
 
 
@@ -122,6 +132,42 @@ def test_writer_refuses_records_of_another_kind(zones: Zones, tmp_path: Path) ->
     with pytest.raises(TypeError, match="cannot hold"):
         write_eligibility(path, zones, [reservation(1)])  # type: ignore[list-item]
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+def test_writer_stopped_after_several_frames_leaves_nothing(zones: Zones, tmp_path: Path) -> None:
+    # The refusal comes while the helper thread is hashing and writing earlier frames.
+    records: list[object] = [*upserts(5000), reservation(1)]
+    with pytest.raises(TypeError, match="ReservationRecord"):
+        write_eligibility(tmp_path / "late.bundle", zones, records, frame_records=1000)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(pieces=st.lists(st.integers(0, 3 * CHUNK_SIZE), max_size=6))
+def test_stream_round_trips_however_the_plaintext_is_split(pieces: list[int]) -> None:
+    key = bytes(range(32))
+    plaintext = bytes(index % 251 for index in range(sum(pieces)))
+    sink = io.BytesIO()
+    encryptor = StreamEncryptor(key, sink)
+    offset = 0
+    for size in pieces:
+        encryptor.write(bytearray(plaintext[offset : offset + size]))
+        offset += size
+    encryptor.finish(b"header hash")
+    sealed = sink.getvalue()
+    assert len(sealed) == ciphertext_length(len(plaintext))
+    digest = hashlib.sha256(plaintext).hexdigest()
+    chunks = decrypt_stream(io.BytesIO(sealed), key, len(plaintext), digest, b"header hash")
+    assert b"".join(chunks) == plaintext
+
+
+def test_envelope_is_written_into_reserved_space_with_zero_padding(
+    zones: Zones, small_bundle: bytes
+) -> None:
+    _major, header_length, padding = PRELUDE.unpack_from(small_bundle, len(MAGIC))
+    start = len(MAGIC) + PRELUDE.size + header_length
+    assert 0 < padding <= MAX_PADDING_BYTES
+    assert small_bundle[start : start + padding] == bytes(padding)
 
 
 def test_writer_leaves_only_the_bundle_and_no_plaintext_on_disk(
@@ -247,9 +293,9 @@ def test_bundle_signed_by_an_unpinned_key_is_refused(
 def test_changed_signature_is_bad_signature(
     zones: Zones, tmp_path: Path, small_bundle: bytes
 ) -> None:
-    header_length = PRELUDE.unpack_from(small_bundle, len(MAGIC))[1]
+    _major, header_length, padding = PRELUDE.unpack_from(small_bundle, len(MAGIC))
     data = bytearray(small_bundle)
-    data[len(MAGIC) + PRELUDE.size + header_length + 10] ^= 0x80
+    data[len(MAGIC) + PRELUDE.size + header_length + padding + 10] ^= 0x80
     (path := tmp_path / "b.bundle").write_bytes(data)
     with pytest.raises(BadSignature):
         _open(path, zones)
@@ -267,8 +313,21 @@ def test_bundle_for_another_zone_or_key_is_wrong_recipient(
 
 
 def test_header_over_the_cap_is_refused_before_reading_it(zones: Zones, tmp_path: Path) -> None:
-    (path := tmp_path / "big.bundle").write_bytes(MAGIC + PRELUDE.pack(1, MAX_HEADER_BYTES + 1))
+    (path := tmp_path / "big.bundle").write_bytes(MAGIC + PRELUDE.pack(1, MAX_HEADER_BYTES + 1, 0))
     with pytest.raises(SizeCapExceeded):
+        _open(path, zones)
+
+
+def test_padding_over_the_cap_is_refused_before_reading_it(zones: Zones, tmp_path: Path) -> None:
+    prelude = PRELUDE.pack(1, 10, MAX_PADDING_BYTES + 1)
+    (path := tmp_path / "pad.bundle").write_bytes(MAGIC + prelude)
+    with pytest.raises(SizeCapExceeded, match="padding"):
+        _open(path, zones)
+
+
+def test_signed_padding_that_is_not_zeros_is_refused(zones: Zones, tmp_path: Path) -> None:
+    path = forge(tmp_path / "z.bundle", zones, frames([UPSERT]), padding=b"\x00\x07")
+    with pytest.raises(MalformedHeader, match="padding"):
         _open(path, zones)
 
 
@@ -288,7 +347,7 @@ def test_payload_length_over_the_cap_is_refused(zones: Zones, tmp_path: Path) ->
 
 
 def test_invalid_record_in_an_authentic_payload_is_malformed(zones: Zones, tmp_path: Path) -> None:
-    bad = dict(UPSERT, password="1399")
+    bad = [1, "ABC123456", "1399", "S1"]
     path = forge(
         tmp_path / "m.bundle", zones, frames([UPSERT, bad]), counts={"eligibility_upsert": 2}
     )
@@ -326,7 +385,7 @@ def test_inspect_reports_header_and_verification_without_applying(
     (path := tmp_path / "i.bundle").write_bytes(small_bundle)
     unverified = inspect_bundle(path)
     assert unverified.header is not None
-    assert unverified.header.record_counts["eligibility_upsert"] == 2000
+    assert unverified.header.record_counts["eligibility_upsert"] == 6000
     assert not unverified.signature_verified
     assert (
         unverified.sender_fingerprint
@@ -369,3 +428,4 @@ def test_header_validation_matches_msgspec_types(zones: Zones) -> None:
     schema = msgspec.json.schema(BundleHeader)
     assert schema["$defs"]["BundleHeader"]["additionalProperties"] is False
     assert EligibilityUpsert.__struct_config__.forbid_unknown_fields is False
+    assert EligibilityUpsert.__struct_config__.array_like is True

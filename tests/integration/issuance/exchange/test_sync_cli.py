@@ -14,7 +14,7 @@ from api.core.settings import Zone, get_settings
 from api.issuance.exchange.cli import issuance_sync_commands
 from api.issuance.progress.cli import progress_commands
 from sync_format import TrustStore, ZoneSecretKeys, init_keys
-from tests.conftest import _truncate_all
+from tests.conftest import truncate_all
 from tests.integration.issuance.progress.factories import add_residents
 
 
@@ -29,7 +29,7 @@ def cli_database(
     yield url
     get_settings.cache_clear()
     with ThreadPoolExecutor(max_workers=1) as executor:
-        executor.submit(asyncio.run, _truncate_all(url)).result()
+        executor.submit(asyncio.run, truncate_all(url)).result()
 
 
 def _seed(url: str) -> list[str]:

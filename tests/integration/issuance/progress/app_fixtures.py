@@ -1,7 +1,6 @@
 """A test app with the progress and exchange routes, and a session that commits.
 
-The lead switches these tests to the authenticated app fixture once the permission guard
-is wired; the routes already name their permissions.
+The client is signed in as staff holding every issuance permission; the guard is real.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from api.core.settings import Zone
 from api.issuance.exchange.controllers import exchange_route_handlers
 from api.issuance.models import CORE_TABLES
 from api.issuance.progress.controllers import progress_route_handlers
-from tests.conftest import _truncate_all
+from tests.conftest import truncate_all
+from tests.staff import signed_in_client
 from tests.support import make_settings
 
 
@@ -38,9 +38,10 @@ async def progress_client(
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """A client of an app with only this part's routes (tables emptied afterwards)."""
     url = zone_database_urls[Zone.ISSUANCE]
-    async with AsyncTestClient(app=build_app(url, tmp_path)) as client:
+    settings = make_settings(Zone.ISSUANCE, tmp_path)
+    async with signed_in_client(build_app(url, tmp_path), url, settings, CORE_TABLES) as client:
         yield client
-    await _truncate_all(url)
+    await truncate_all(url)
 
 
 @pytest.fixture

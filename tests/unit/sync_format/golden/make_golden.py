@@ -26,6 +26,16 @@ HERE = Path(__file__).parent
 JST = timezone(timedelta(hours=9))
 
 
+def readable(records: list[Record]) -> bytes:
+    """Return records as indented JSON objects (type name and fields), for the expectations.
+
+    Records travel as arrays; the expectation files name every field so a reviewer can
+    read them.
+    """
+    plain = [{"type": r.type_name, **msgspec.structs.asdict(r)} for r in records]
+    return msgspec.json.format(msgspec.json.encode(plain)) + b"\n"
+
+
 def golden_records() -> dict[str, tuple[str, str, list[Record]]]:
     """Return, per kind, (sender zone, recipient zone, records)."""
     start = datetime(2026, 4, 6, 9, 30, tzinfo=JST)
@@ -92,6 +102,10 @@ def golden_records() -> dict[str, tuple[str, str, list[Record]]]:
 def main() -> None:
     for kind, (sender, recipient, records) in golden_records().items():
         path = HERE / f"v1_{kind}.bundle"
+        expected = HERE / f"v1_{kind}.expected.json"
+        if path.exists() or expected.exists():
+            msg = f"{path.name} exists: golden files are never regenerated"
+            raise SystemExit(msg)
         write_bundle(
             path,
             kind=kind,  # type: ignore[arg-type]
@@ -106,8 +120,7 @@ def main() -> None:
         )
         # MessagePack carries instants as UTC timestamps: the expectation is what decodes.
         decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(records), type=list[Record])
-        expected = HERE / f"v1_{kind}.expected.json"
-        expected.write_bytes(msgspec.json.format(msgspec.json.encode(decoded)) + b"\n")
+        expected.write_bytes(readable(decoded))
 
 
 if __name__ == "__main__":
