@@ -1,24 +1,22 @@
-"""The key that signs a zone's cookies and CSRF tokens."""
+"""Secrets a zone generates for itself when none is configured."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 from api.core.settings import ZoneSettings
 
 
-def resolve_secret_key(settings: ZoneSettings) -> str:
-    """The configured secret key, or one generated once into the zone's folder (mode 0600).
+def read_or_create_secret(path: Path) -> str:
+    """The secret stored at ``path``, generated once (mode 0600) when the file is missing.
 
-    Several replicas must share one configured key; the generated one suits one machine.
+    Several replicas must share one configured secret; a generated one suits one machine.
     """
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.zone_dir / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once cannot both write a different key.
+        # O_EXCL: two processes starting at once cannot both write a different secret.
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -27,3 +25,8 @@ def resolve_secret_key(settings: ZoneSettings) -> str:
             with os.fdopen(descriptor, "w", encoding="ascii") as handle:
                 handle.write(secrets.token_urlsafe(48))
     return path.read_text(encoding="ascii").strip()
+
+
+def resolve_secret_key(settings: ZoneSettings) -> str:
+    """The key signing the zone's cookies and CSRF tokens: configured, or generated once."""
+    return settings.secret_key or read_or_create_secret(settings.zone_dir / "secret_key")

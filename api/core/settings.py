@@ -70,6 +70,11 @@ class ZoneSettings(msgspec.Struct, frozen=True, kw_only=True):
     dormant_account_days: int
     audit_retention_days: int
     key_folder: Path | None
+    # Resident login and booking: the reservation zone only (RESERVATION_ variables).
+    password_key: str = ""
+    resident_session_minutes: int = 30
+    login_rate_limit: int = 30
+    login_alarm_failures: int = 100
 
     @property
     def tz(self) -> ZoneInfo:
@@ -167,7 +172,45 @@ def _secret(variable: str, raw: str) -> str:
 _DEFAULT_PORTS: Final = {Zone.ISSUANCE: 8001, Zone.RESERVATION: 8002}
 
 
+_RESIDENT_SETTINGS: Final = (
+    Setting(
+        "RESERVATION_PASSWORD_KEY",
+        "",
+        "Key (32+ characters) of the resident password verifiers; empty generates one into "
+        "`$MADOGUCHI_VAR_DIR/reservation/password_key`. Every replica and the eligibility "
+        "import must share it.",
+        "password_key",
+        _secret,
+    ),
+    Setting(
+        "RESERVATION_RESIDENT_SESSION_MINUTES",
+        "30",
+        "How long a resident's login lasts.",
+        "resident_session_minutes",
+        _number(1, 24 * 60),
+    ),
+    Setting(
+        "RESERVATION_LOGIN_RATE_LIMIT",
+        "30",
+        "Resident password attempts per minute from one client address (all processes); 0 = none.",
+        "login_rate_limit",
+        _number(0, 1_000_000),
+    ),
+    Setting(
+        "RESERVATION_LOGIN_ALARM_FAILURES",
+        "100",
+        "Failed resident logins per minute, across all IDs, that raise the alarm; 0 = no alarm.",
+        "login_alarm_failures",
+        _number(0, 10_000_000),
+    ),
+)
+
+
 def _zone_settings(zone: Zone) -> tuple[Setting, ...]:
+    return _common_zone_settings(zone) + (_RESIDENT_SETTINGS if zone is Zone.RESERVATION else ())
+
+
+def _common_zone_settings(zone: Zone) -> tuple[Setting, ...]:
     prefix = zone.value.upper()
     name = zone.value
     return (

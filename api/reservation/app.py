@@ -7,7 +7,10 @@ from litestar import Litestar
 from api.core.database import resolve_database_url
 from api.core.plugin import CorePlugin
 from api.core.settings import Zone, ZoneSettings, get_settings
+from api.reservation.booking.controllers import booking_route_handlers
+from api.reservation.exchange.controllers import exchange_route_handlers
 from api.reservation.models import CORE_TABLES
+from api.reservation.places.controllers import places_route_handlers
 
 
 def create_app(settings: ZoneSettings | None = None, database_url: str | None = None) -> Litestar:
@@ -15,5 +18,10 @@ def create_app(settings: ZoneSettings | None = None, database_url: str | None = 
     settings = settings or get_settings(Zone.RESERVATION)
     url = database_url or resolve_database_url(settings)
     return Litestar(
-        plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None)]
+        route_handlers=[
+            *booking_route_handlers(),
+            *places_route_handlers(),
+            *exchange_route_handlers(),
+        ],
+        plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None)],
     )

@@ -8,11 +8,17 @@ import datetime as dt
 import click
 
 from api.core.database import create_sqlalchemy_config, resolve_database_url
+from api.core.identity.cli import users_commands
 from api.core.settings import Zone
 from api.core.zone_cli import make_zone_group, zone_settings
 from api.reservation.demo import seed_demo_places
+from api.reservation.exchange.cli import reservation_sync_commands
+from api.reservation.places.cli import places_commands
 
 reservation_group = make_zone_group(Zone.RESERVATION, "api.reservation.app:create_app")
+reservation_group.add_command(users_commands(Zone.RESERVATION))
+reservation_group.add_command(places_commands)
+reservation_group.add_command(reservation_sync_commands)
 
 
 @reservation_group.command(name="seed-demo")

@@ -1,4 +1,4 @@
-"""Booking tables: who may book (eligibility), bookings and their members.
+"""Booking tables: who may book (eligibility), bookings and their members, login throttles.
 
 Only pseudonymous data: a reservation_id, a keyed password verifier, a shipment_no, and
 what residents type in (an optional e-mail address, a memo).
@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.reservation.models import ReservationBase
+from api.reservation.models import ReservationBase, ReservationPlainBase
 
 
 class Eligibility(ReservationBase):
@@ -35,8 +35,11 @@ class Eligibility(ReservationBase):
     password_verifier: Mapped[str] = mapped_column(String(64))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoke_reason: Mapped[str | None] = mapped_column(String(16), default=None)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # Server defaults too: the eligibility import inserts rows without naming these.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Signed resident session tokens carry it; logging out bumps it, ending every session.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Booking(ReservationBase):
@@ -82,3 +85,31 @@ class BookingMember(ReservationBase):
     )
     reservation_id: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(default=True)
+
+
+class LoginThrottle(ReservationPlainBase):
+    """A counter per key and fixed window, shared by every process through PostgreSQL.
+
+    Keys: ``client:<address>`` (per-client rate limit of password attempts) and
+    ``failures`` (resident login failures across all IDs, for the alarm).
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UnknownIdLockout(ReservationPlainBase):
+    """Failed logins for reservation IDs that do not exist, counted like real ones.
+
+    So an unknown ID locks after five failures exactly as a real one does, and the
+    answers never tell which IDs exist.
+    """
+
+    __tablename__ = "unknown_id_lockouts"
+
+    reservation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)

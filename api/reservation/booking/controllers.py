@@ -1,0 +1,276 @@
+"""Routes of the resident API (``/api/resident``), and the list of all booking routes.
+
+Resident routes are public in the guard's sense (``opt={"public": True}``) and carry their
+own resident authentication; phone booking (``phone.py``) needs ``reservations.proxy``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import ControllerRouterHandler
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.core.errors import DomainError
+from api.reservation.booking import metrics
+from api.reservation.booking.credentials import (
+    ResidentSession,
+    issue_session_token,
+)
+from api.reservation.booking.deps import (
+    BOOKING_DEPENDENCIES,
+    SESSION_COOKIE,
+    BookingContext,
+    utc_now,
+)
+from api.reservation.booking.events import record, record_queued, resident
+from api.reservation.booking.login import (
+    Outcome,
+    PasswordCheck,
+    canonical_id,
+    check_password,
+    end_sessions,
+    session_is_current,
+)
+from api.reservation.booking.phone import PhoneBookingController
+from api.reservation.booking.refusals import (
+    LockedOut,
+    LoginFailed,
+    MemberLockedOut,
+    MemberLoginFailed,
+    NoBooking,
+    NotLoggedIn,
+    RateLimited,
+)
+from api.reservation.booking.schemas import (
+    BookingView,
+    CancelInput,
+    ChangeInput,
+    ResidentBookingInput,
+    ResidentLoginInput,
+    ResidentLoginResult,
+)
+from api.reservation.booking.services import BookingEngine, NewBooking
+
+PUBLIC: Final = {"public": True}
+
+
+def _refusal(check: PasswordCheck, *, member: bool) -> DomainError:
+    """The answer to a failed password attempt: one message for unknown ID and wrong password."""
+    if check.outcome is Outcome.RATE_LIMITED:
+        return RateLimited("Too many attempts from this connection; wait a minute.")
+    details = {"reservation_id": check.reservation_id} if member else None
+    if check.outcome is Outcome.LOCKED_OUT:
+        until = check.locked_until.isoformat() if check.locked_until else None
+        text_ = "This reservation ID is locked after repeated wrong passwords; try later."
+        if member:
+            return MemberLockedOut(text_, details={**(details or {}), "locked_until": until})
+        return LockedOut(text_, details={"locked_until": until})
+    if member:
+        return MemberLoginFailed("A household member's ID or password is wrong.", details=details)
+    return LoginFailed("The reservation ID or password is wrong.")
+
+
+async def _attempt(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    context: BookingContext,
+    reservation_id: str,
+    password: str,
+    *,
+    member: bool,
+) -> PasswordCheck:
+    check = await check_password(
+        db_session,
+        context.settings,
+        reservation_id=reservation_id,
+        password=password,
+        client_address=context.client_of(request),
+        now=utc_now(),
+    )
+    outcome = f"member_{check.outcome.value}" if member else check.outcome.value
+    # Commit now: the counters must stay although a refusal rolls back, and the request's
+    # transaction should not stay open while the access log is written.
+    await db_session.commit()
+    if not check.succeeded:
+        await record(request, outcome, resident(check.reservation_id))
+        raise _refusal(check, member=member)
+    await record_queued(request, outcome, resident(check.reservation_id))
+    return check
+
+
+async def _current(db_session: AsyncSession, resident_session: ResidentSession) -> str:
+    if not await session_is_current(
+        db_session, resident_session.reservation_id, resident_session.generation
+    ):
+        message = "Your session has ended; log in again."
+        raise NotLoggedIn(message)
+    return resident_session.reservation_id
+
+
+class ResidentController(Controller):
+    """What a resident does: log in, book (with household), look up, change, cancel."""
+
+    path = "/api/resident"
+    tags = ["resident"]
+    opt = PUBLIC
+    dependencies = BOOKING_DEPENDENCIES
+
+    @post("/login", status_code=HTTP_200_OK)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ResidentLoginInput],
+        db_session: NamedDependency[AsyncSession],
+        booking_context: NamedDependency[BookingContext],
+        booking_engine: NamedDependency[BookingEngine],
+    ) -> Response[ResidentLoginResult]:
+        """Log in with reservation ID and password; the token comes as cookie and in the body."""
+        check = await _attempt(
+            request, db_session, booking_context, data.reservation_id, data.password, member=False
+        )
+        lifetime = booking_context.settings.session_minutes * 60
+        token, session = issue_session_token(
+            booking_context.secret_key, check.reservation_id, check.session_generation, lifetime
+        )
+        try:
+            booking: BookingView | None = await booking_engine.find(
+                reservation_id=check.reservation_id
+            )
+        except NoBooking:
+            booking = None
+        cookie = Cookie(
+            key=SESSION_COOKIE,
+            value=token,
+            max_age=lifetime,
+            path="/api/resident",
+            httponly=True,
+            secure=True,
+            samesite="strict",
+        )
+        result = ResidentLoginResult(
+            reservation_id=check.reservation_id,
+            session_token=token,
+            expires_at=dt.datetime.fromtimestamp(session.expires_at, dt.UTC),
+            booking=booking,
+        )
+        return Response(result, cookies=[cookie])
+
+    @post("/logout", status_code=HTTP_200_OK)
+    async def logout(
+        self, db_session: NamedDependency[AsyncSession], resident: NamedDependency[ResidentSession]
+    ) -> Response[None]:
+        """End every session of this reservation ID and clear the cookie."""
+        await end_sessions(db_session, resident.reservation_id, resident.generation)
+        expired = Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/api/resident")
+        return Response(None, cookies=[expired])
+
+    @get("/booking")
+    async def current_booking(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        resident: NamedDependency[ResidentSession],
+        booking_engine: NamedDependency[BookingEngine],
+    ) -> BookingView:
+        """The resident's active booking (404 ``no_booking`` when there is none)."""
+        reservation_id = await _current(db_session, resident)
+        return await booking_engine.find(reservation_id=reservation_id)
+
+    @post("/booking", status_code=HTTP_201_CREATED)
+    async def book(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ResidentBookingInput],
+        db_session: NamedDependency[AsyncSession],
+        booking_context: NamedDependency[BookingContext],
+        resident: NamedDependency[ResidentSession],
+        booking_engine: NamedDependency[BookingEngine],
+    ) -> BookingView:
+        """Book a slot for oneself and household members (each with their own password)."""
+        members: list[str] = []
+        for member in sorted(data.members, key=lambda item: canonical_id(item.reservation_id)):
+            check = await _attempt(
+                request,
+                db_session,
+                booking_context,
+                member.reservation_id,
+                member.password,
+                member=True,
+            )
+            members.append(check.reservation_id)
+        if members:
+            # Members' attempts are counted for good; the booking is a transaction of its own.
+            await db_session.commit()
+        try:
+            view = await booking_engine.book(
+                NewBooking(
+                    slot_id=data.slot_id,
+                    reservation_ids=(resident.reservation_id, *members),
+                    channel="web",
+                    share="online",
+                    email=data.email,
+                    memo=data.memo,
+                    session_generation=resident.generation,
+                )
+            )
+            # Commit at once: the slot's row lock ends with the transaction.
+            await db_session.commit()
+        except DomainError as refusal:
+            metrics.count_booking("book", "web", refusal.code)
+            raise
+        metrics.count_booking("book", "web", "booked")
+        return view
+
+    @post("/booking/change", status_code=HTTP_200_OK)
+    async def change(
+        self,
+        data: JSONBody[ChangeInput],
+        db_session: NamedDependency[AsyncSession],
+        resident: NamedDependency[ResidentSession],
+        booking_engine: NamedDependency[BookingEngine],
+    ) -> BookingView:
+        """Move the booking to another slot; when that slot is full, nothing changes."""
+        reservation_id = await _current(db_session, resident)
+        view = await booking_engine.change(slot_id=data.slot_id, reservation_id=reservation_id)
+        await db_session.commit()
+        return view
+
+    @post("/booking/cancel", status_code=HTTP_200_OK)
+    async def cancel(
+        self,
+        data: JSONBody[CancelInput],
+        db_session: NamedDependency[AsyncSession],
+        resident: NamedDependency[ResidentSession],
+        booking_engine: NamedDependency[BookingEngine],
+    ) -> BookingView:
+        """Cancel the booking (for every member of it) and give the seats back."""
+        reservation_id = await _current(db_session, resident)
+        view = await booking_engine.cancel(reservation_id=reservation_id, reason=data.reason)
+        await db_session.commit()
+        return view
+
+
+def booking_route_handlers() -> list[ControllerRouterHandler]:
+    """The booking routes, for the zone app to register."""
+    return [ResidentController, PhoneBookingController]
+
+
+def route_options() -> dict[str, dict[str, Any]]:
+    """Each booking route's ``opt`` by name (for the guard tests)."""
+    options: dict[str, dict[str, Any]] = {}
+    for controller in (ResidentController, PhoneBookingController):
+        for value in vars(controller).values():
+            if isinstance(value, HTTPRouteHandler):
+                options[f"{controller.__name__}.{value.handler_name}"] = {
+                    **controller.opt,
+                    **value.opt,
+                }
+    return options

@@ -1,0 +1,173 @@
+"""Checking a resident's password: rate limit, lockout, constant-time compare, alarm.
+
+Used for the resident's own login and for each household member named in a booking:
+both are password attempts, so both count towards the same limits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.reservation.booking import metrics, rate_limit
+from api.reservation.booking.config import BookingSettings
+from api.reservation.booking.credentials import password_matches
+from sync_format.csv.normalize import normalize_reservation_id
+from sync_format.csv.problems import CellError
+
+
+class Outcome(enum.StrEnum):
+    """How one password attempt ended (also the access log's outcome word)."""
+
+    SUCCEEDED = "login_succeeded"
+    FAILED = "login_failed"
+    LOCKED_OUT = "locked_out"
+    RATE_LIMITED = "rate_limited"
+
+
+class PasswordCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of one password attempt."""
+
+    outcome: Outcome
+    reservation_id: str  # canonical when well-formed, else what was typed (cut short)
+    session_generation: int = 0
+    locked_until: dt.datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the password was right (and the ID neither locked nor throttled)."""
+        return self.outcome is Outcome.SUCCEEDED
+
+
+# One round trip whether or not the ID exists, so the timing does not tell.
+_LOOK_UP = text(
+    """
+    SELECT e.password_verifier, e.failed_logins, e.session_generation,
+           coalesce(e.locked_until, u.locked_until) AS locked_until
+    FROM (SELECT CAST(:rid AS varchar) AS rid) AS q
+    LEFT JOIN eligibilities AS e ON e.reservation_id = q.rid
+    LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid
+    """
+)
+# The lockout in one atomic statement: count the failure and lock at the threshold.
+_FAIL_KNOWN = text(
+    """
+    UPDATE eligibilities
+    SET failed_logins = failed_logins + 1,
+        locked_until = CASE WHEN failed_logins + 1 >= :threshold
+                            THEN now() + make_interval(mins => :minutes)
+                            ELSE locked_until END
+    WHERE reservation_id = :rid
+    RETURNING locked_until
+    """
+)
+_FAIL_UNKNOWN = text(
+    """
+    INSERT INTO unknown_id_lockouts AS u (reservation_id, failed_logins, locked_until)
+    VALUES (:rid, 1, CASE WHEN 1 >= :threshold
+                          THEN now() + make_interval(mins => :minutes) END)
+    ON CONFLICT (reservation_id) DO UPDATE
+    SET failed_logins = u.failed_logins + 1,
+        locked_until = CASE WHEN u.failed_logins + 1 >= :threshold
+                            THEN now() + make_interval(mins => :minutes)
+                            ELSE u.locked_until END
+    RETURNING locked_until
+    """
+)
+_RESET = text(
+    "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL WHERE reservation_id = :rid"
+)
+_UNLOCK_KNOWN = text(
+    "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL "
+    "WHERE reservation_id = :rid RETURNING 1"
+)
+_UNLOCK_UNKNOWN = text("DELETE FROM unknown_id_lockouts WHERE reservation_id = :rid RETURNING 1")
+
+
+def canonical_id(typed: str) -> str:
+    """The canonical ``A1B-123456`` form of a typed reservation ID, or the text cut short."""
+    try:
+        return normalize_reservation_id(typed)
+    except CellError:
+        return typed.strip()[:32]
+
+
+async def check_password(
+    session: AsyncSession,
+    settings: BookingSettings,
+    *,
+    reservation_id: str,
+    password: str,
+    client_address: str | None,
+    now: dt.datetime,
+) -> PasswordCheck:
+    """Check one password attempt and count it; the caller commits whatever the outcome.
+
+    Order: the client's rate limit, then the ID's lockout (a locked ID's password is not
+    even compared), then the constant-time comparison. A failure is counted in one atomic
+    update that also locks the ID at the threshold; a success clears the count.
+    """
+    rid = canonical_id(reservation_id)
+    if settings.login_rate_limit and client_address:
+        hits = await rate_limit.hit(session, rate_limit.client_key(client_address))
+        if hits > settings.login_rate_limit:
+            metrics.count_login(Outcome.RATE_LIMITED)
+            return PasswordCheck(outcome=Outcome.RATE_LIMITED, reservation_id=rid)
+    row = (await session.execute(_LOOK_UP, {"rid": rid})).one()
+    if row.locked_until is not None and row.locked_until > now:
+        metrics.count_login(Outcome.LOCKED_OUT)
+        return PasswordCheck(
+            outcome=Outcome.LOCKED_OUT, reservation_id=rid, locked_until=row.locked_until
+        )
+    if password_matches(settings.password_key, rid, password, row.password_verifier):
+        if row.failed_logins or row.locked_until is not None:
+            await session.execute(_RESET, {"rid": rid})
+        metrics.count_login(Outcome.SUCCEEDED)
+        return PasswordCheck(
+            outcome=Outcome.SUCCEEDED, reservation_id=rid, session_generation=row.session_generation
+        )
+    statement = _FAIL_KNOWN if row.password_verifier is not None else _FAIL_UNKNOWN
+    locked_until = await session.scalar(
+        statement,
+        {"rid": rid, "threshold": settings.lockout_threshold, "minutes": settings.lockout_minutes},
+    )
+    failures = await rate_limit.hit(session, rate_limit.FAILURES_KEY)
+    metrics.observe_failure_rate(failures, settings.alarm_failures_per_minute)
+    if locked_until is not None and locked_until > now:
+        # This failure reached the threshold: say so now rather than at the next attempt.
+        metrics.count_login(Outcome.LOCKED_OUT)
+        return PasswordCheck(
+            outcome=Outcome.LOCKED_OUT, reservation_id=rid, locked_until=locked_until
+        )
+    metrics.count_login(Outcome.FAILED)
+    return PasswordCheck(outcome=Outcome.FAILED, reservation_id=rid)
+
+
+async def lift_lockout(session: AsyncSession, reservation_id: str) -> bool:
+    """Clear an ID's failed logins and lock (staff); ``False`` when nothing was locked or known."""
+    rid = canonical_id(reservation_id)
+    known = await session.scalar(_UNLOCK_KNOWN, {"rid": rid})
+    unknown = await session.scalar(_UNLOCK_UNKNOWN, {"rid": rid})
+    return known is not None or unknown is not None
+
+
+_GENERATION = text("SELECT session_generation FROM eligibilities WHERE reservation_id = :rid")
+_LOG_OUT = text(
+    "UPDATE eligibilities SET session_generation = session_generation + 1 "
+    "WHERE reservation_id = :rid AND session_generation = :generation"
+)
+
+
+async def session_is_current(session: AsyncSession, reservation_id: str, generation: int) -> bool:
+    """Whether a session token's generation is still the ID's (no logout since it was issued)."""
+    current = await session.scalar(_GENERATION, {"rid": reservation_id})
+    return current is not None and current == generation
+
+
+async def end_sessions(session: AsyncSession, reservation_id: str, generation: int) -> None:
+    """Log out: every token of the ID issued so far stops working."""
+    await session.execute(_LOG_OUT, {"rid": reservation_id, "generation": generation})

@@ -1,0 +1,45 @@
+"""Counters shared by every process through PostgreSQL: per-client rate limit, failure rate.
+
+Litestar's ``RateLimitConfig`` keeps its counts per process (unless its store is Redis),
+so with several workers or replicas a client would get N times its allowance. One atomic
+``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` per attempt counts it once for the
+whole zone instead; the database every replica already shares is the store, so no Redis
+is needed (``MADOGUCHI_REDIS_URL`` is not used here; see README.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Final
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+WINDOW_SECONDS: Final = 60
+FAILURES_KEY: Final = "failures"
+# About one attempt in this many also deletes windows older than an hour.
+_PRUNE_ONE_IN: Final = 500
+
+_HIT = text(
+    """
+    INSERT INTO login_throttles (key, window_start, hits)
+    VALUES (:key, to_timestamp(floor(extract(epoch FROM now()) / :window) * :window), 1)
+    ON CONFLICT (key, window_start) DO UPDATE SET hits = login_throttles.hits + 1
+    RETURNING hits
+    """
+)
+_PRUNE = text("DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'")
+
+
+def client_key(address: str) -> str:
+    """The throttle key of one client address."""
+    return f"client:{address}"[:80]
+
+
+async def hit(session: AsyncSession, key: str, window_seconds: int = WINDOW_SECONDS) -> int:
+    """Count one event under ``key`` in the current window; return the window's count so far."""
+    if secrets.randbelow(_PRUNE_ONE_IN) == 0:
+        await session.execute(_PRUNE)
+    hits = await session.scalar(_HIT, {"key": key, "window": window_seconds})
+    assert hits is not None
+    return int(hits)

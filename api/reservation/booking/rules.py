@@ -1,0 +1,72 @@
+"""Booking rules: when a slot may be booked, changed or cancelled, and household size.
+
+The stored rules belong to the places settings (``api/reservation/places``); until they
+exist, :func:`booking_rules` answers the defaults. The places engineer will make that one
+function read the stored values (see README.md, "Seams").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.reservation.booking.refusals import (
+    ChangeDeadlinePassed,
+    DeadlinePassed,
+    OutsideHorizon,
+)
+
+
+class BookingRules(msgspec.Struct, frozen=True, kw_only=True):
+    """When booking opens and closes for a slot, and how large a household may be."""
+
+    # A slot on day D opens for booking at ``opens_at`` on day D - opens_days_ahead.
+    opens_days_ahead: Annotated[int, msgspec.Meta(ge=0)] = 30
+    opens_at: dt.time = dt.time(9, 0)
+    # Booking closes this many hours before the slot starts.
+    closes_hours_before: Annotated[int, msgspec.Meta(ge=0)] = 24
+    # Changing and cancelling close this many hours before the booked slot starts.
+    change_hours_before: Annotated[int, msgspec.Meta(ge=0)] = 24
+    # People in one booking, the booker included.
+    household_max: Annotated[int, msgspec.Meta(ge=1)] = 6
+
+    def opens(self, starts_at: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+        """When booking opens for a slot starting at ``starts_at``."""
+        day = starts_at.astimezone(tz).date() - dt.timedelta(days=self.opens_days_ahead)
+        return dt.datetime.combine(day, self.opens_at, tzinfo=tz)
+
+    def closes(self, starts_at: dt.datetime) -> dt.datetime:
+        """When booking closes for a slot starting at ``starts_at``."""
+        return starts_at - dt.timedelta(hours=self.closes_hours_before)
+
+    def check_bookable(self, starts_at: dt.datetime, *, now: dt.datetime, tz: ZoneInfo) -> None:
+        """Refuse a slot outside the horizon or past its booking deadline."""
+        if now >= self.closes(starts_at):
+            message = "Booking for this time has closed."
+            raise DeadlinePassed(message, details={"closed_at": self.closes(starts_at).isoformat()})
+        opens = self.opens(starts_at, tz)
+        if now < opens:
+            message = "Booking for this day has not opened yet."
+            raise OutsideHorizon(message, details={"opens_at": opens.isoformat()})
+
+    def check_changeable(self, starts_at: dt.datetime, *, now: dt.datetime) -> None:
+        """Refuse changing or cancelling a booking whose slot is too close (or past)."""
+        deadline = starts_at - dt.timedelta(hours=self.change_hours_before)
+        if now >= deadline:
+            message = "This booking can no longer be changed or cancelled online."
+            raise ChangeDeadlinePassed(message, details={"deadline": deadline.isoformat()})
+
+
+DEFAULT_RULES = BookingRules()
+
+
+async def booking_rules(session: AsyncSession, location_id: int) -> BookingRules:
+    """The booking rules a location's settings store (the defaults where none are set)."""
+    # Imported here: the places settings build on BookingRules, defined above.
+    from api.reservation.places.rules import stored_booking_rules  # noqa: PLC0415
+
+    return await stored_booking_rules(session, location_id)
