@@ -37,9 +37,7 @@ def upgrade() -> None:
         sa.Column("revoke_reason", sa.String(length=16), nullable=True),
         sa.Column("failed_logins", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column(
-            "session_generation", sa.Integer(), server_default=sa.text("0"), nullable=False
-        ),
+        sa.Column("session_generation", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("created_at", sa.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTimeUTC(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_eligibilities")),
