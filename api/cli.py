@@ -8,6 +8,7 @@ from api.core.launcher import run_both_zones
 from api.core.settings import Zone, all_settings
 from api.core.sync_cli import keys_group, sync_group
 from api.core.zone_cli import zone_settings
+from api.demo import demo_commands
 from api.issuance.cli import issuance_group
 from api.reservation.cli import reservation_group
 
@@ -25,6 +26,7 @@ def settings_table() -> None:
         click.echo(f"| `{setting.variable}` | `{setting.default}` | {setting.description} |")
 
 
+main.add_command(demo_commands)
 main.add_command(issuance_group)
 main.add_command(reservation_group)
 main.add_command(keys_group)

@@ -15,9 +15,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from api.core.identity.passwords import PasswordPolicy
+from api.core.identity.cli import create_account_with_role
 from api.core.identity.permissions import ZONE_PERMISSIONS
-from api.core.identity.services import AccountService, RoleService
 from api.core.settings import Zone, ZoneSettings
 from api.core.tables import CoreTables
 
@@ -51,25 +50,21 @@ async def create_staff_account(
     login_id: str,
     permissions: Iterable[str],
 ) -> None:
-    """Create an account (password already changed) holding a role with ``permissions``."""
+    """Create an account (password already chosen) holding a role with ``permissions``."""
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            accounts = AccountService.for_zone(session, tables)
-            roles = RoleService.for_zone(session, tables)
-            account = await accounts.create_account(
+            await create_account_with_role(
+                session,
+                tables,
+                settings,
                 login_id=login_id,
                 display_name=login_id.title(),
                 password=STAFF_PASSWORD,
-                policy=PasswordPolicy(min_length=8, history=5),
-                must_change_password=False,
+                role_name=f"role-of-{login_id}",
+                role_description="",
+                permissions=permissions,
             )
-            wanted = list(permissions)
-            if wanted:
-                role = await roles.create({"name": f"role-of-{login_id}", "description": ""})
-                await roles.set_permissions(role, wanted, settings)
-                session.add(tables.account_role(account_id=account.id, role_id=role.id))
-            await session.commit()
     finally:
         await engine.dispose()
 

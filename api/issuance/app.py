@@ -10,6 +10,7 @@ from api.core.settings import Zone, ZoneSettings, get_settings
 from api.issuance.exchange.controllers import exchange_route_handlers
 from api.issuance.models import CORE_TABLES
 from api.issuance.progress.controllers import progress_route_handlers
+from api.issuance.residents.controllers import residents_route_handlers
 
 
 def create_app(settings: ZoneSettings | None = None, database_url: str | None = None) -> Litestar:
@@ -17,6 +18,10 @@ def create_app(settings: ZoneSettings | None = None, database_url: str | None = 
     settings = settings or get_settings(Zone.ISSUANCE)
     url = database_url or resolve_database_url(settings)
     return Litestar(
-        route_handlers=[*progress_route_handlers(), *exchange_route_handlers()],
+        route_handlers=[
+            *residents_route_handlers(),
+            *progress_route_handlers(),
+            *exchange_route_handlers(),
+        ],
         plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None)],
     )

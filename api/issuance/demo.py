@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.issuance.demo_data import generate_residents, write_demo_card_list
 from api.issuance.models import Resident
-from api.issuance.services import CardImportReport, import_card_list
+from api.issuance.residents.importing import CardImportReport, import_card_list
 
 DEMO_SEED = 2026
 DEMO_LOGINS_SHOWN = 3
@@ -32,4 +32,4 @@ async def seed_demo_residents(session: AsyncSession, card_list: Path) -> CardImp
     """Import the demo card list unless residents exist (demo data is seeded once)."""
     if await session.scalar(select(func.count()).select_from(Resident)):
         return None
-    return await import_card_list(session, card_list)
+    return await import_card_list(session, card_list, file_name=card_list.name)

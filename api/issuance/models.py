@@ -7,7 +7,7 @@ import enum
 
 from advanced_alchemy.base import DefaultBase, IdentityAuditBase
 from advanced_alchemy.extensions.litestar.session import SessionModelMixin
-from sqlalchemy import CheckConstraint, Enum, String, Text
+from sqlalchemy import CheckConstraint, Computed, Enum, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.core.audit.models import AccessLogMixin
@@ -53,6 +53,11 @@ class Resident(IssuanceBase):
         ),
         CheckConstraint(r"application_id ~ '^[0-9]{23}$'", name="application_id_23_digits"),
         CheckConstraint(r"shipment_no ~ '^[0-9A-Za-z]{1,20}$'", name="shipment_no_shape"),
+        # Prefix search on names without spaces; pg_trgm is not in the embedded server.
+        Index("ix_residents_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+        Index("ix_residents_kana_key", "kana_key", postgresql_ops={"kana_key": "text_pattern_ops"}),
+        Index("ix_residents_birth_date", "birth_date"),
+        Index("ix_residents_has_gaiji", "has_gaiji", postgresql_where="has_gaiji"),
     )
 
     # 予約用ID = 製造管理番号: one column, one name (the glossary's reservation_id).
@@ -73,6 +78,14 @@ class Resident(IssuanceBase):
     card_expiry: Mapped[dt.date | None] = mapped_column(default=None)
     # 外字: the name or address holds private-use characters that staff must map.
     has_gaiji: Mapped[bool] = mapped_column(default=False)
+    # Search keys: the name and kana without any (half- or full-width) space, kept by
+    # PostgreSQL itself so every writer (import, demo, tests) gets them right.
+    name_key: Mapped[str] = mapped_column(
+        Text, Computed("translate(name, ' \u3000', '')", persisted=True)
+    )
+    kana_key: Mapped[str] = mapped_column(
+        Text, Computed("translate(name_kana, ' \u3000', '')", persisted=True)
+    )
 
 
 # Shared tables of api/core, bound into this zone's database.

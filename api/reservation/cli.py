@@ -14,6 +14,7 @@ from api.core.zone_cli import make_zone_group, zone_settings
 from api.reservation.demo import seed_demo_places
 from api.reservation.exchange.cli import reservation_sync_commands
 from api.reservation.places.cli import places_commands
+from api.reservation.places.services import Clock
 
 reservation_group = make_zone_group(Zone.RESERVATION, "api.reservation.app:create_app")
 reservation_group.add_command(users_commands(Zone.RESERVATION))
@@ -32,7 +33,7 @@ def seed_demo() -> None:
     async def run() -> int:
         async with config.get_session() as session, session.begin():
             return await seed_demo_places(
-                session, today=dt.datetime.now(settings.tz).date(), tz=settings.tz
+                session, Clock(tz=settings.tz, now=dt.datetime.now(dt.UTC))
             )
 
     made = asyncio.run(run())

@@ -1,74 +1,117 @@
-"""Demo places and slots for the reservation zone, so `make run` has something to book."""
+"""Demo places for the reservation zone, set up through the places settings like staff would."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Final
-from zoneinfo import ZoneInfo
 
-import holidays
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.reservation.models import Location, Slot
+from api.reservation.places.schemas import (
+    BandInput,
+    DayHours,
+    LocationInput,
+    RulesPatch,
+    SpecialOpeningInput,
+    TimeBands,
+    WeeklyHours,
+)
+from api.reservation.places.services import (
+    Clock,
+    add_special_opening,
+    create_location,
+    replace_bands,
+    replace_hours,
+    update_rules,
+)
 
 DEMO_LOCATIONS: Final = (
-    {
-        "code": "HONCHO",
-        "name": "デモ市役所 本庁舎 市民窓口センター",
-        "address": "見本県デモ市中央1-1-1 本庁舎1階",
-        "access_notes": "デモ駅東口から徒歩5分。1階の3番窓口へお越しください。",
-    },
-    {
-        "code": "KITA",
-        "name": "デモ市 北支所",
-        "address": "見本県デモ市北町2-3-4",
-        "access_notes": "北町バス停すぐ。駐車場10台。",
-    },
+    LocationInput(
+        code="HONCHO",
+        name="デモ市役所 本庁舎 市民窓口センター",
+        address="見本県デモ市中央1-1-1 本庁舎1階",
+        access_notes="デモ駅東口から徒歩5分。1階の3番窓口へお越しください。",
+    ),
+    LocationInput(
+        code="KITA",
+        name="デモ市 北支所",
+        address="見本県デモ市北町2-3-4",
+        access_notes="北町バス停すぐ。駐車場10台。",
+    ),
 )
-SLOT_MINUTES: Final = 30
-OPENING: Final = dt.time(9, 0)
-CLOSING: Final = dt.time(17, 0)
+WEEKDAYS: Final = range(5)  # Monday to Friday
 
 
-def demo_slot_times(
-    start: dt.date, days: int, tz: ZoneInfo
-) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-    """Weekday slots from 9:00 to 17:00, skipping Japanese public holidays."""
-    public_holidays = holidays.country_holidays("JP", years=range(start.year, start.year + 2))
-    for offset in range(days):
-        day = start + dt.timedelta(days=offset)
-        if day.weekday() >= 5 or day in public_holidays:
-            continue
-        moment = dt.datetime.combine(day, OPENING, tzinfo=tz)
-        closing = dt.datetime.combine(day, CLOSING, tzinfo=tz)
-        while moment < closing:
-            end = moment + dt.timedelta(minutes=SLOT_MINUTES)
-            yield moment, end
-            moment = end
+def _week(opens: dt.time, closes: dt.time, late_thursday: bool) -> WeeklyHours:
+    return WeeklyHours(
+        days=[
+            DayHours(
+                weekday=weekday,
+                opens_at=opens,
+                # 木曜夜間窓口: the main office stays open until 19:00 on Thursdays.
+                closes_at=dt.time(19, 0) if late_thursday and weekday == 3 else closes,
+            )
+            for weekday in WEEKDAYS
+        ]
+    )
 
 
-async def seed_demo_places(
-    session: AsyncSession, *, today: dt.date, tz: ZoneInfo, days: int = 60
-) -> int:
-    """Create the demo locations and their slots unless locations exist; return slots made."""
+def _next_sunday(after: dt.date, weeks: int) -> dt.date:
+    return after + dt.timedelta(days=(6 - after.weekday()) + 7 * weeks)
+
+
+async def seed_demo_places(session: AsyncSession, clock: Clock) -> int:
+    """Create the demo locations with hours, bands, rules and a 休日開庁 Sunday; return slots.
+
+    Does nothing (returns 0) when any location exists: demo data is seeded once.
+    """
     if await session.scalar(select(func.count()).select_from(Location)):
         return 0
-    rows: list[dict[str, object]] = []
     for index, place in enumerate(DEMO_LOCATIONS):
-        location_id = await session.scalar(insert(Location).values(**place).returning(Location.id))
-        # The main office opens three windows, the branch two; two people per window per slot.
+        await create_location(session, place)
+        # The main office opens three windows (two at lunch), the branch two.
         windows = 3 - index
-        rows.extend(
-            {
-                "location_id": location_id,
-                "starts_at": starts,
-                "ends_at": ends,
-                "online_capacity": windows * 2 - 1,
-                "staff_capacity": 1,
-            }
-            for starts, ends in demo_slot_times(today + dt.timedelta(days=1), days, tz)
+        await update_rules(
+            session,
+            place.code,
+            RulesPatch(slot_minutes=30, people_per_window=2, online_percent=75),
+            clock,
+            keep_over_capacity=False,
         )
-    await session.execute(insert(Slot), rows)
-    return len(rows)
+        await replace_bands(
+            session,
+            place.code,
+            TimeBands(
+                bands=[
+                    BandInput(starts_at=dt.time(9), ends_at=dt.time(12), windows=windows),
+                    BandInput(
+                        starts_at=dt.time(12), ends_at=dt.time(13), windows=max(1, windows - 1)
+                    ),
+                    BandInput(starts_at=dt.time(13), ends_at=dt.time(19), windows=windows),
+                ]
+            ),
+            clock,
+            keep_over_capacity=False,
+        )
+        await replace_hours(
+            session,
+            place.code,
+            _week(dt.time(9), dt.time(17), late_thursday=index == 0),
+            clock,
+            keep_over_capacity=False,
+        )
+    await add_special_opening(
+        session,
+        "HONCHO",
+        SpecialOpeningInput(
+            day=_next_sunday(clock.today, weeks=2),
+            opens_at=dt.time(9),
+            closes_at=dt.time(12),
+            reason="休日開庁",
+        ),
+        clock,
+        keep_over_capacity=False,
+    )
+    return int(await session.scalar(select(func.count()).select_from(Slot)) or 0)

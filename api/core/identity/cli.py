@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterable
 from typing import Any, Final
 
 import click
@@ -48,6 +49,35 @@ async def create_administrator(
 
     The password is the administrator's own choice, so no change is forced at first login.
     """
+    return await create_account_with_role(
+        session,
+        tables,
+        settings,
+        login_id=login_id,
+        display_name=display_name,
+        password=password,
+        role_name=ADMINISTRATOR_ROLE,
+        role_description="Manages staff accounts and settings.",
+        permissions=ADMINISTRATOR_PERMISSIONS,
+    )
+
+
+async def create_account_with_role(
+    session: AsyncSession,
+    tables: CoreTables,
+    settings: ZoneSettings,
+    *,
+    login_id: str,
+    display_name: str,
+    password: str,
+    role_name: str,
+    role_description: str,
+    permissions: Iterable[str],
+) -> Any:
+    """Create an account (its own password: no forced change) holding one role; commit.
+
+    The role is made with ``permissions`` when no role of that name exists yet.
+    """
     accounts = AccountService.for_zone(session, tables)
     roles = RoleService.for_zone(session, tables)
     account = await accounts.create_account(
@@ -57,12 +87,10 @@ async def create_administrator(
         policy=PasswordPolicy.from_settings(settings),
         must_change_password=False,
     )
-    role = await roles.get_one_or_none(name=ADMINISTRATOR_ROLE)
+    role = await roles.get_one_or_none(name=role_name)
     if role is None:
-        role = await roles.create(
-            {"name": ADMINISTRATOR_ROLE, "description": "Manages staff accounts and settings."}
-        )
-        await roles.set_permissions(role, ADMINISTRATOR_PERMISSIONS, settings)
+        role = await roles.create({"name": role_name, "description": role_description})
+        await roles.set_permissions(role, permissions, settings)
     await accounts.set_roles(account, [role.id])
     await session.commit()
     return account

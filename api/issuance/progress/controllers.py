@@ -206,7 +206,7 @@ class ProgressController(Controller):
 class ResidentPageController(Controller):
     """One resident's page and the memos on it."""
 
-    path = "/api/residents"
+    path = "/api/resident-pages"
     tags = ["residents"]
 
     @get("/{reservation_id:str}", opt=_need(Permission.RESIDENTS_READ))

@@ -80,7 +80,7 @@ async def test_reservation_list_upload_previews_then_imports(
     )
     applied = await progress_client.post("/api/sync/reservations", content=buffer.getvalue())
     again = await progress_client.post("/api/sync/reservations", content=buffer.getvalue())
-    page = await progress_client.get(f"/api/residents/{residents[0].reservation_id}")
+    page = await progress_client.get(f"/api/resident-pages/{residents[0].reservation_id}")
 
     assert (preview.json()["outcome"], preview.json()["reserved"]) == ("preview", 1)
     assert (applied.json()["outcome"], applied.json()["imported"]) == ("applied", 1)

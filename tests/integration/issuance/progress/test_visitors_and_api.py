@@ -117,7 +117,7 @@ async def test_visitor_csv_and_attendance_over_http(
     assert not_ready.status_code == 409
     assert not_ready.json()["error"]["details"]["refused"][0]["code"] == "presetup_not_done"
     assert no_show.status_code == 201
-    page = await progress_client.get(f"/api/residents/{b.reservation_id}")
+    page = await progress_client.get(f"/api/resident-pages/{b.reservation_id}")
     assert page.json()["bookings"][0]["attendance"] == "no_show"
     assert page.json()["phase"] == "imported"
 
@@ -143,8 +143,8 @@ async def test_progress_routes_record_refuse_list_and_export(
     counts = await progress_client.get("/api/progress/counts")
     listed = await progress_client.get("/api/progress/cards", params={"phase": "notice_sent"})
     exported = await progress_client.get("/api/progress/cards.csv", params={"phase": "imported"})
-    memo = await progress_client.post(f"/api/residents/{ids[0]}/memos", json={"body": "電話あり"})
-    page = await progress_client.get(f"/api/residents/{ids[0]}")
+    memo = await progress_client.post(f"/api/resident-pages/{ids[0]}/memos", json={"body": "電話あり"})
+    page = await progress_client.get(f"/api/resident-pages/{ids[0]}")
     verify = await progress_client.get("/api/progress/verify")
 
     assert bulk.status_code == 201
@@ -164,13 +164,13 @@ async def test_progress_routes_record_refuse_list_and_export(
     assert body["memos"][0]["body"] == "電話あり"
     assert body["card"]["certificate_info"] == {"signature": False, "authentication": False}
     assert verify.json() == []
-    missing = await progress_client.get("/api/residents/ZZZ-000000")
+    missing = await progress_client.get("/api/resident-pages/ZZZ-000000")
     assert missing.status_code == 404
 
 
 def test_every_route_names_its_permission(tmp_path) -> None:
     app = build_app("postgresql+asyncpg://unused/unused", tmp_path)
-    prefixes = ("/api/progress", "/api/residents", "/api/notices", "/api/visitors", "/api/sync")
+    prefixes = ("/api/progress", "/api/resident-pages", "/api/notices", "/api/visitors", "/api/sync")
     handlers = [
         handler
         for route in app.routes

@@ -1,0 +1,381 @@
+"""Card list → PostgreSQL COPY text, parsed by the sync_format reader in worker processes.
+
+Parsing (decode, validate, normalise) costs far more than COPY, so a large file is cut at
+record boundaries into byte ranges that worker processes parse at the same time; each
+sends back ready-made COPY text (tab-separated lines) that the importing process streams
+into the staging table in whatever order it arrives (row order does not matter there).
+Small files and byte streams are parsed in the calling process instead.
+
+A record boundary is a line feed with an even number of double quotes before it: RFC 4180
+quotes are doubled inside quoted cells, and neither ``"`` nor LF is ever a CP932 trail byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import msgspec
+
+from sync_format.csv import CardListProfile, CardListRow, Problem, iter_card_list
+from sync_format.csv.problems import ProblemCode
+from sync_format.csv.profile import default_profile
+from sync_format.csv.source import SNIFF_SIZE, EncodingError, Source, detect_encoding
+
+# Columns of the staging table, in the order copy_line writes them.
+STAGED_COLUMNS: Final = (
+    "line",
+    "reservation_id",
+    "application_id",
+    "shipment_no",
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "postal_code",
+    "address",
+    "address_extra",
+    "certificate_signature",
+    "certificate_authentication",
+    "card_expiry",
+    "has_gaiji",
+)
+BATCH_ROWS: Final = 4_000
+# Below this size a file is parsed in the calling process: starting workers costs ~0.3 s.
+PARALLEL_MINIMUM_BYTES: Final = 8 << 20
+_SCAN_BLOCK: Final = 16 << 20
+_NEEDS_ESCAPE: Final = re.compile(r"[\\\t\n\r]")
+_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_BOOLEAN: Final = {True: "t", False: "f"}
+_LINE_IN_REASON: Final = re.compile(r"line (\d+)")
+_ROWS: Final = b"R"
+_DONE: Final = b"S"
+
+
+def _escaped(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
+def copy_line(row: CardListRow, line_offset: int = 0) -> str:
+    """Return one row as a line of PostgreSQL COPY text (tab-separated; NULL is backslash-N).
+
+    ``line_offset`` turns a worker's line numbers into the file's.
+    """
+    name, kana, address, extra = row.name, row.name_kana, row.address, row.address_extra
+    if _NEEDS_ESCAPE.search(f"{name}{address}{extra}"):
+        # A quoted cell may hold line breaks; COPY text needs them escaped.
+        name, address, extra = _escaped(name), _escaped(address), _escaped(extra)
+    expiry = row.card_expiry.isoformat() if row.card_expiry is not None else "\\N"
+    return (
+        f"{row.line + line_offset}\t{row.reservation_id}\t{row.application_id}\t{row.shipment_no}\t"
+        f"{name}\t{kana}\t{row.birth_date.isoformat()}\t{row.sex.value}\t{row.postal_code}\t"
+        f"{address}\t{extra or chr(92) + 'N'}\t{_BOOLEAN[row.certificate_signature]}\t"
+        f"{_BOOLEAN[row.certificate_authentication]}\t{expiry}\t{_BOOLEAN[row.has_gaiji]}\n"
+    )
+
+
+class ParseSummary(msgspec.Struct, kw_only=True):
+    """What parsing found besides the rows: problems, warnings, rows read, the encoding."""
+
+    problems: list[Problem] = msgspec.field(default_factory=list)
+    warnings: list[Problem] = msgspec.field(default_factory=list)
+    rows_read: int = 0
+    encoding: str = ""
+    parts: int = 1
+
+
+def _copy_batches(rows: Iterator[CardListRow], line_offset: int = 0) -> Iterator[bytes]:
+    lines: list[str] = []
+    for row in rows:
+        lines.append(copy_line(row, line_offset))
+        if len(lines) >= BATCH_ROWS:
+            yield "".join(lines).encode()
+            lines.clear()
+    if lines:
+        yield "".join(lines).encode()
+
+
+class _RangeReader(io.RawIOBase):
+    """The header's bytes, then bytes ``[start, end)`` of a file: one worker's share."""
+
+    def __init__(self, path: str, header: bytes, start: int, end: int) -> None:
+        self._file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+        self._file.seek(start)
+        self._header = memoryview(header)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._header:
+            size = min(len(buffer), len(self._header))
+            buffer[:size] = self._header[:size]
+            self._header = self._header[size:]
+            return size
+        chunk = self._file.read(min(len(buffer), self._left))
+        self._left -= len(chunk)
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class Part(msgspec.Struct, frozen=True):
+    """One worker's share of the file and how its local line numbers map to the file's."""
+
+    start: int
+    end: int
+    first_line: int  # the file's line number of the share's first line
+    header: bytes  # prepended so the worker maps the same columns; empty for part 0
+
+
+def _shift(problems: list[Problem], offset: int, header_lines: int) -> list[Problem]:
+    shifted: list[Problem] = []
+    for problem in problems:
+        if problem.line is None:
+            shifted.append(problem)
+        elif problem.line > header_lines:  # the header's own findings come from part 0
+            # Reasons may name another line too ("same row as line 7").
+            reason = _LINE_IN_REASON.sub(
+                lambda found: f"line {int(found[1]) + offset}", problem.reason
+            )
+            shifted.append(
+                msgspec.structs.replace(problem, line=problem.line + offset, reason=reason)
+            )
+    return shifted
+
+
+def parse_part(path: str, part: Part, profile: CardListProfile, output: BinaryIO) -> None:
+    """Worker: parse one share; write framed COPY text batches, then a ParseSummary."""
+    header_lines = part.header.count(b"\n")
+    offset = part.first_line - header_lines - 1
+    try:
+        with contextlib.closing(_RangeReader(path, part.header, part.start, part.end)) as raw:
+            stream = iter_card_list(io.BufferedReader(raw, 1 << 20), profile)
+            for batch in _copy_batches(iter(stream), offset):
+                output.write(_frame(_ROWS, batch))
+        skip = header_lines if part.header else 0
+        warnings = [
+            warning
+            for warning in _shift(stream.warnings, offset, skip)
+            if not part.header or warning.code != ProblemCode.NO_ROWS
+        ]
+        summary = ParseSummary(
+            problems=_shift(stream.problems, offset, skip),
+            warnings=warnings,
+            rows_read=stream.rows_read,
+            encoding=stream.encoding,
+        )
+    except Exception as error:  # noqa: BLE001 - the parent reports it as a file problem
+        summary = ParseSummary(problems=[_crash(error)])
+    output.write(_frame(_DONE, msgspec.msgpack.encode(summary)))
+    output.flush()
+
+
+def _frame(kind: bytes, payload: bytes) -> bytes:
+    return kind + len(payload).to_bytes(4, "big") + payload
+
+
+class WorkerTask(msgspec.Struct, frozen=True):
+    """What a worker process is told (as JSON on its command line)."""
+
+    path: str
+    part: Part
+    profile: CardListProfile
+
+
+def _crash(error: BaseException) -> Problem:
+    return Problem(code="file.unreadable", reason=f"the file could not be read: {error!r}")
+
+
+def _line_count(handle: Any, end: int) -> tuple[int, int]:
+    """Return ``(lines, double quotes)`` in the first ``end`` bytes, as csv counts lines."""
+    handle.seek(0)
+    lines = quotes = 0
+    left = end
+    previous_cr = False
+    while left > 0:
+        block = handle.read(min(_SCAN_BLOCK, left))
+        left -= len(block)
+        quotes += block.count(b'"')
+        # LF, CRLF and a lone CR each end a line (universal newlines).
+        lines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+        if previous_cr and block.startswith(b"\n"):
+            lines -= 1
+        previous_cr = block.endswith(b"\r")
+    return lines, quotes
+
+
+def _boundary(handle: Any, target: int, size: int) -> int:
+    """The first record boundary (just past an LF outside quotes) at or after ``target``."""
+    position = target
+    _, quotes = _line_count(handle, position)
+    handle.seek(position)
+    while position < size:
+        block = handle.read(1 << 16)
+        if not block:
+            break
+        index = 0
+        while True:
+            found = block.find(b"\n", index)
+            if found < 0:
+                quotes += block.count(b'"', index)
+                break
+            quotes += block.count(b'"', index, found)
+            index = found + 1
+            if quotes % 2 == 0:
+                return int(position + index)
+        position += len(block)
+    return size
+
+
+def plan_parts(path: str, parts: int, profile: CardListProfile) -> list[Part] | None:
+    """Cut the file into ``parts`` shares at record boundaries; None to parse it in one piece."""
+    size = Path(path).stat().st_size
+    if parts < 2 or size < PARALLEL_MINIMUM_BYTES:
+        return None
+    with Path(path).open("rb") as handle:
+        prefix = handle.read(SNIFF_SIZE)
+        if b"\r" in prefix.replace(b"\r\n", b""):
+            return None  # lone CR line ends: rare enough to parse in one piece
+        header_end = _boundary(handle, 0, size) if profile.header else 0
+        header = prefix[:header_end]
+        if header_end > len(prefix) or (profile.header and not header.strip()):
+            return None  # a huge header, or blank lines before it: not worth the care
+        starts = [0]
+        for index in range(1, parts):
+            start = _boundary(handle, max(header_end, size * index // parts), size)
+            if starts[-1] < start < size:
+                starts.append(start)
+        ends = [*starts[1:], size]
+        result: list[Part] = []
+        for start, end in zip(starts, ends, strict=True):
+            first_line = _line_count(handle, start)[0] + 1
+            share_header = header if start else b""
+            result.append(Part(start, end, first_line, share_header))
+    return result if len(result) > 1 else None
+
+
+def _file_encoding(path: str, profile: CardListProfile) -> str | None:
+    with Path(path).open("rb") as handle:
+        prefix = handle.read(SNIFF_SIZE)
+    try:
+        return detect_encoding(
+            prefix, complete=len(prefix) < SNIFF_SIZE, requested=profile.encoding
+        )
+    except EncodingError:
+        return None
+
+
+def default_workers() -> int:
+    """How many parser processes a large import uses: every core (PostgreSQL gets waits)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class CardListLoader:
+    """Turn a card list into COPY text batches; ``summary`` is complete after the last one."""
+
+    def __init__(
+        self, source: Source, profile: CardListProfile | None = None, *, workers: int = 0
+    ) -> None:
+        self.source = source
+        self.profile = profile or default_profile()
+        self.workers = workers or default_workers()
+        self.summary = ParseSummary(encoding=self.profile.encoding)
+
+    def batches(self) -> AsyncIterator[bytes]:
+        """COPY text batches, from worker processes when the file is large enough."""
+        if isinstance(self.source, str | os.PathLike):
+            path = os.fspath(self.source)
+            encoding = _file_encoding(path, self.profile)
+            parts = plan_parts(path, self.workers, self.profile) if encoding else None
+            if parts is not None and encoding is not None:
+                profile = msgspec.structs.replace(self.profile, encoding=encoding)
+                return self._parallel(path, parts, profile)
+        return self._serial()
+
+    async def _serial(self) -> AsyncIterator[bytes]:
+        stream = iter_card_list(self.source, self.profile)
+        for batch in _copy_batches(iter(stream)):
+            yield batch
+        self.summary = ParseSummary(
+            problems=list(stream.problems),
+            warnings=list(stream.warnings),
+            rows_read=stream.rows_read,
+            encoding=stream.encoding,
+        )
+
+    async def _parallel(
+        self, path: str, parts: list[Part], profile: CardListProfile
+    ) -> AsyncIterator[bytes]:
+        # Plain child processes running ``-m``, not multiprocessing: nothing depends on the
+        # parent's __main__ being importable, and asyncio reads their pipes natively.
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "api.issuance.residents.parse_worker",
+                msgspec.json.encode(WorkerTask(path, part, profile)).decode(),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            for part in parts
+        ]
+        batches: asyncio.Queue[bytes | ParseSummary] = asyncio.Queue(maxsize=64)
+        readers = [asyncio.create_task(_read_frames(process, batches)) for process in processes]
+        summaries: list[ParseSummary] = []
+        try:
+            while len(summaries) < len(processes):
+                item = await batches.get()
+                if isinstance(item, ParseSummary):
+                    summaries.append(item)
+                else:
+                    yield item
+        finally:
+            for reader in readers:
+                reader.cancel()
+            for process in processes:
+                if process.returncode is None:
+                    process.kill()
+                await process.wait()
+        self.summary = ParseSummary(
+            problems=sorted(
+                (problem for summary in summaries for problem in summary.problems),
+                key=lambda problem: problem.line or 0,
+            ),
+            warnings=sorted(
+                (warning for summary in summaries for warning in summary.warnings),
+                key=lambda warning: warning.line or 0,
+            ),
+            rows_read=sum(summary.rows_read for summary in summaries),
+            encoding=summaries[0].encoding if summaries else profile.encoding,
+            parts=len(parts),
+        )
+
+
+async def _read_frames(
+    process: asyncio.subprocess.Process, batches: asyncio.Queue[bytes | ParseSummary]
+) -> None:
+    """Move one worker's frames onto the queue; a worker that dies becomes a problem."""
+    assert process.stdout is not None
+    try:
+        while True:
+            head = await process.stdout.readexactly(5)
+            payload = await process.stdout.readexactly(int.from_bytes(head[1:], "big"))
+            if head[:1] == _DONE:
+                await batches.put(msgspec.msgpack.decode(payload, type=ParseSummary))
+                return
+            await batches.put(payload)
+    except asyncio.IncompleteReadError:
+        await process.wait()
+        error = RuntimeError(f"parser process ended with status {process.returncode}")
+        await batches.put(ParseSummary(problems=[_crash(error)]))

@@ -1,0 +1,23 @@
+"""Parser process of a large card list import: ``python -m api.issuance.residents.parse_worker``.
+
+Reads its task (JSON) from the command line and writes framed COPY text to stdout; see
+``loading``. Imports only the sync_format reader, so it starts quickly.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import msgspec
+
+from api.issuance.residents.loading import WorkerTask, parse_part
+
+
+def main() -> None:
+    """Parse the share named on the command line into stdout."""
+    task = msgspec.json.decode(sys.argv[1], type=WorkerTask)
+    parse_part(task.path, task.part, task.profile, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Every bad-input case of FORMATS.md refuses the whole card list and names the row."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.issuance.models import Resident
+from api.issuance.residents.importing import CardImportRefused, import_card_list
+from api.issuance.residents.models import CardImport
+from tests.integration.issuance.conftest import HEADERS, card_list
+
+SECOND = {"製造管理番号": "B2C-654321", "申請書ID": "00123456789012345678902"}
+
+
+async def _count(session: AsyncSession, model: type = Resident) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def _refused(session: AsyncSession, data: bytes) -> list[dict[str, object]]:
+    with pytest.raises(CardImportRefused) as refused:
+        await import_card_list(session, data)
+    assert await _count(session) == 0
+    details: list[dict[str, object]] = refused.value.details
+    return details
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "code"),
+    [
+        ("製造管理番号", "", "value.required"),
+        ("製造管理番号", "A1B-12345", "value.malformed"),
+        ("申請書ID", "0012345678901234567890", "value.malformed"),
+        ("申請書ID", "", "value.required"),
+        ("発送番号", "9012-3456", "value.malformed"),
+        ("発送番号", "123456789012345678901", "value.malformed"),
+        ("氏名", "  ", "value.required"),
+        ("氏名カナ", "みほん たろう", "value.malformed"),
+        ("生年月日", "2001-02-30", "value.bad_date"),
+        ("生年月日", "平成32年1月1日", "value.bad_date"),
+        ("生年月日", "昭和60年13月1日", "value.bad_date"),
+        ("生年月日", "yesterday", "value.bad_date"),
+        ("生年月日", "", "value.required"),
+        ("性別", "3", "value.unknown_code"),
+        ("性別", "", "value.required"),
+        ("郵便番号", "251-860", "value.malformed"),
+        ("住所", "", "value.required"),
+        ("署名用電子証明書", "たぶん", "value.unknown_code"),
+        ("利用者証明用電子証明書", "2", "value.unknown_code"),
+        ("カード有効期限", "2035-02-29", "value.bad_date"),
+    ],
+)
+async def test_a_bad_cell_refuses_the_file_and_names_row_column_and_value(
+    issuance_session: AsyncSession, column: str, value: str, code: str
+) -> None:
+    problems = await _refused(issuance_session, card_list(SECOND, {column: value}))
+
+    assert [(p["line"], p["column"], p["value"], p["code"]) for p in problems] == [
+        (3, column, value, code)
+    ]
+
+
+async def test_same_reservation_id_with_different_content_is_bad(
+    issuance_session: AsyncSession,
+) -> None:
+    problems = await _refused(
+        issuance_session, card_list({}, {"申請書ID": "00123456789012345678902"})
+    )
+
+    assert [(p["line"], p["code"]) for p in problems] == [(3, "row.duplicate_conflict")]
+
+
+async def test_same_row_twice_is_imported_once_with_a_warning(
+    issuance_session: AsyncSession,
+) -> None:
+    report = await import_card_list(issuance_session, card_list({}, {}))
+
+    assert (report.new, [w.code for w in report.warnings]) == (1, ["row.duplicate_identical"])
+
+
+async def test_application_id_twice_in_the_file_is_bad(issuance_session: AsyncSession) -> None:
+    problems = await _refused(issuance_session, card_list({}, {"製造管理番号": "B2C-654321"}))
+
+    assert [(p["line"], p["code"]) for p in problems] == [(3, "row.application_id_duplicate")]
+
+
+async def test_application_id_of_another_card_is_bad(issuance_session: AsyncSession) -> None:
+    await import_card_list(issuance_session, card_list({}))
+
+    problems = await _refused_after_first(issuance_session)
+
+    assert [(p["line"], p["code"]) for p in problems] == [(2, "row.application_id_taken")]
+
+
+async def _refused_after_first(session: AsyncSession) -> list[dict[str, object]]:
+    with pytest.raises(CardImportRefused) as refused:
+        await import_card_list(session, card_list({"製造管理番号": "B2C-654321"}))
+    return list(refused.value.details)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (card_list({}, headers=[h for h in HEADERS if h != "生年月日"]), "header.missing_column"),
+        (card_list({}, headers=[*HEADERS, "氏名"]), "header.duplicate_column"),
+        (card_list({})[:-2] + b",x\r\n", "row.wrong_cell_count"),
+        (card_list({}).replace(b"A1B-123456", b'"A1B-123456'), "file.malformed_csv"),
+        (b"", "file.empty"),
+        (codecs.BOM_UTF16_LE + "製造管理番号".encode("utf-16-le"), "file.unsupported_encoding"),
+        (b"\xff\xfe\xfd\x80\x81 not text", "file.unsupported_encoding"),
+    ],
+    ids=[
+        "missing column",
+        "duplicate column",
+        "wrong cell count",
+        "broken quoting",
+        "empty file",
+        "UTF-16",
+        "undecodable bytes",
+    ],
+)
+async def test_file_level_problems_refuse_the_file(
+    issuance_session: AsyncSession, data: bytes, code: str
+) -> None:
+    problems = await _refused(issuance_session, data)
+
+    assert code in [p["code"] for p in problems]
+
+
+async def test_header_only_file_imports_nothing_and_warns(issuance_session: AsyncSession) -> None:
+    report = await import_card_list(issuance_session, card_list())
+
+    assert (report.rows, report.new, report.problems) == (0, 0, [])
+    assert [w.code for w in report.warnings] == ["file.no_rows"]
+    assert await _count(issuance_session) == 0
+
+
+async def test_unknown_column_is_a_warning_and_quoted_line_breaks_are_kept(
+    issuance_session: AsyncSession,
+) -> None:
+    data = card_list(
+        {"住所": "見本県デモ市\n見本町1-2\t3", "備考": "x"}, headers=[*HEADERS, "備考"]
+    )
+
+    report = await import_card_list(issuance_session, data)
+
+    assert [w.code for w in report.warnings] == ["header.unknown_column"]
+    address = await issuance_session.scalar(select(Resident.address))
+    assert address == "見本県デモ市\n見本町1-2\t3"
+
+
+async def test_a_preview_of_a_bad_file_lists_every_bad_row_and_records_the_refusal(
+    issuance_session: AsyncSession,
+) -> None:
+    data = card_list({}, {**SECOND, "生年月日": "2001-02-30", "性別": "9"})
+
+    report = await import_card_list(issuance_session, data, refuse=False, dry_run=True)
+
+    assert [(p.line, p.column) for p in report.problems] == [(3, "生年月日"), (3, "性別")]
+    assert (report.new, report.applied) == (1, False)
+    status = await issuance_session.scalar(select(CardImport.status))
+    assert status == "refused"
+    assert await _count(issuance_session) == 0
