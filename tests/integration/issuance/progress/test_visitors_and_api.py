@@ -143,7 +143,9 @@ async def test_progress_routes_record_refuse_list_and_export(
     counts = await progress_client.get("/api/progress/counts")
     listed = await progress_client.get("/api/progress/cards", params={"phase": "notice_sent"})
     exported = await progress_client.get("/api/progress/cards.csv", params={"phase": "imported"})
-    memo = await progress_client.post(f"/api/resident-pages/{ids[0]}/memos", json={"body": "電話あり"})
+    memo = await progress_client.post(
+        f"/api/resident-pages/{ids[0]}/memos", json={"body": "電話あり"}
+    )
     page = await progress_client.get(f"/api/resident-pages/{ids[0]}")
     verify = await progress_client.get("/api/progress/verify")
 
@@ -170,7 +172,13 @@ async def test_progress_routes_record_refuse_list_and_export(
 
 def test_every_route_names_its_permission(tmp_path) -> None:
     app = build_app("postgresql+asyncpg://unused/unused", tmp_path)
-    prefixes = ("/api/progress", "/api/resident-pages", "/api/notices", "/api/visitors", "/api/sync")
+    prefixes = (
+        "/api/progress",
+        "/api/resident-pages",
+        "/api/notices",
+        "/api/visitors",
+        "/api/sync",
+    )
     handlers = [
         handler
         for route in app.routes
