@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 MADOGUCHI := $(BIN)/madoguchi
 
-.PHONY: run test install lint typecheck unit check-format format bench clean
+.PHONY: run test install lint typecheck unit check-format format bench clean assets translations
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,18 +16,43 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) assets translations
+
+## Front-end files from the npm registry: htmx (served, copied into web/static/vendor)
+## and axe-core (browser tests). `npm ci` installs exactly package-lock.json.
+NODE_STAMP := node_modules/.package-lock.json
+HTMX := web/static/vendor/htmx.min.js
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(NODE_STAMP)
+
+$(HTMX): $(NODE_STAMP)
+	mkdir -p $(dir $(HTMX))
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+	cp node_modules/htmx.org/LICENSE $(dir $(HTMX))htmx.LICENSE
+
+assets: $(HTMX)
+
+## Page texts: extract every msgid (Babel), merge into the ja/en catalogs, compile the .mo files.
+translations: $(STAMP)
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k N_ --no-location --sort-output \
+		--project=madoguchi --copyright-holder="Madoguchi contributors" \
+		-o web/translations/messages.pot web
+	$(BIN)/pybabel --quiet update -i web/translations/messages.pot -d web/translations -D messages \
+		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width=100
+	$(BIN)/pybabel --quiet compile -d web/translations -D messages
 
 ## make run: install, migrate both zones, seed demo data once, start both zones.
 run: install
 	$(MADOGUCHI) issuance db upgrade
 	$(MADOGUCHI) reservation db upgrade
-	$(MADOGUCHI) issuance seed-demo
-	$(MADOGUCHI) reservation seed-demo
+	$(MADOGUCHI) demo seed
 	$(MADOGUCHI) up
 
 ## make test: install, lint, type-check and run the whole suite on real PostgreSQL.
 test: install lint typecheck
+	@test -x /usr/bin/chromium || echo "make test: no Chromium at /usr/bin/chromium (apt-get install chromium): the browser tests are skipped$${CI:+, and fail because CI=true}."
 	$(BIN)/pytest
 
 lint: install
@@ -45,4 +70,5 @@ bench: install
 	$(BIN)/python bench/sync_bundle.py
 
 clean:
-	rm -rf $(VENV) var/test-pg .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var/test-pg .mypy_cache .ruff_cache .pytest_cache node_modules web/static/vendor
+	find web/translations -name '*.mo' -delete

@@ -1,4 +1,7 @@
-"""The reservation zone's Litestar application (internet-facing; pseudonymous data only)."""
+"""The reservation zone's Litestar application (internet-facing; pseudonymous data only).
+
+The resident booking site (``web/``) is served at ``/``, the JSON APIs under ``/api/...``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from api.reservation.booking.controllers import booking_route_handlers
 from api.reservation.exchange.controllers import exchange_route_handlers
 from api.reservation.models import CORE_TABLES
 from api.reservation.places.controllers import places_route_handlers
+from web.resident.plugin import ResidentSitePlugin
 
 
 def create_app(settings: ZoneSettings | None = None, database_url: str | None = None) -> Litestar:
@@ -23,5 +27,8 @@ def create_app(settings: ZoneSettings | None = None, database_url: str | None = 
             *places_route_handlers(),
             *exchange_route_handlers(),
         ],
-        plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None)],
+        plugins=[
+            CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None),
+            ResidentSitePlugin(settings),
+        ],
     )

@@ -28,27 +28,15 @@ from api.reservation.booking.deps import (
     BOOKING_DEPENDENCIES,
     SESSION_COOKIE,
     BookingContext,
-    utc_now,
 )
-from api.reservation.booking.events import record, record_queued, resident
 from api.reservation.booking.login import (
-    Outcome,
-    PasswordCheck,
+    attempt_login,
     canonical_id,
-    check_password,
     end_sessions,
     session_is_current,
 )
 from api.reservation.booking.phone import PhoneBookingController
-from api.reservation.booking.refusals import (
-    LockedOut,
-    LoginFailed,
-    MemberLockedOut,
-    MemberLoginFailed,
-    NoBooking,
-    NotLoggedIn,
-    RateLimited,
-)
+from api.reservation.booking.refusals import NoBooking, NotLoggedIn
 from api.reservation.booking.schemas import (
     BookingView,
     CancelInput,
@@ -60,50 +48,6 @@ from api.reservation.booking.schemas import (
 from api.reservation.booking.services import BookingEngine, NewBooking
 
 PUBLIC: Final = {"public": True}
-
-
-def _refusal(check: PasswordCheck, *, member: bool) -> DomainError:
-    """The answer to a failed password attempt: one message for unknown ID and wrong password."""
-    if check.outcome is Outcome.RATE_LIMITED:
-        return RateLimited("Too many attempts from this connection; wait a minute.")
-    details = {"reservation_id": check.reservation_id} if member else None
-    if check.outcome is Outcome.LOCKED_OUT:
-        until = check.locked_until.isoformat() if check.locked_until else None
-        text_ = "This reservation ID is locked after repeated wrong passwords; try later."
-        if member:
-            return MemberLockedOut(text_, details={**(details or {}), "locked_until": until})
-        return LockedOut(text_, details={"locked_until": until})
-    if member:
-        return MemberLoginFailed("A household member's ID or password is wrong.", details=details)
-    return LoginFailed("The reservation ID or password is wrong.")
-
-
-async def _attempt(
-    request: Request[Any, Any, Any],
-    db_session: AsyncSession,
-    context: BookingContext,
-    reservation_id: str,
-    password: str,
-    *,
-    member: bool,
-) -> PasswordCheck:
-    check = await check_password(
-        db_session,
-        context.settings,
-        reservation_id=reservation_id,
-        password=password,
-        client_address=context.client_of(request),
-        now=utc_now(),
-    )
-    outcome = f"member_{check.outcome.value}" if member else check.outcome.value
-    # Commit now: the counters must stay although a refusal rolls back, and the request's
-    # transaction should not stay open while the access log is written.
-    await db_session.commit()
-    if not check.succeeded:
-        await record(request, outcome, resident(check.reservation_id))
-        raise _refusal(check, member=member)
-    await record_queued(request, outcome, resident(check.reservation_id))
-    return check
 
 
 async def _current(db_session: AsyncSession, resident_session: ResidentSession) -> str:
@@ -133,7 +77,7 @@ class ResidentController(Controller):
         booking_engine: NamedDependency[BookingEngine],
     ) -> Response[ResidentLoginResult]:
         """Log in with reservation ID and password; the token comes as cookie and in the body."""
-        check = await _attempt(
+        check = await attempt_login(
             request, db_session, booking_context, data.reservation_id, data.password, member=False
         )
         lifetime = booking_context.settings.session_minutes * 60
@@ -197,7 +141,7 @@ class ResidentController(Controller):
         """Book a slot for oneself and household members (each with their own password)."""
         members: list[str] = []
         for member in sorted(data.members, key=lambda item: canonical_id(item.reservation_id)):
-            check = await _attempt(
+            check = await attempt_login(
                 request,
                 db_session,
                 booking_context,

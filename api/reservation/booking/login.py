@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 import msgspec
+from litestar import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.errors import DomainError
 from api.reservation.booking import metrics, rate_limit
 from api.reservation.booking.config import BookingSettings
 from api.reservation.booking.credentials import password_matches
+from api.reservation.booking.deps import BookingContext, utc_now
+from api.reservation.booking.events import record, record_queued, resident
+from api.reservation.booking.refusals import (
+    LockedOut,
+    LoginFailed,
+    MemberLockedOut,
+    MemberLoginFailed,
+    RateLimited,
+)
 from sync_format.csv.normalize import normalize_reservation_id
 from sync_format.csv.problems import CellError
 
@@ -145,6 +157,56 @@ async def check_password(
         )
     metrics.count_login(Outcome.FAILED)
     return PasswordCheck(outcome=Outcome.FAILED, reservation_id=rid)
+
+
+def refusal_of(check: PasswordCheck, *, member: bool) -> DomainError:
+    """The answer to a failed password attempt: one message for unknown ID and wrong password."""
+    if check.outcome is Outcome.RATE_LIMITED:
+        return RateLimited("Too many attempts from this connection; wait a minute.")
+    details = {"reservation_id": check.reservation_id} if member else None
+    if check.outcome is Outcome.LOCKED_OUT:
+        until = check.locked_until.isoformat() if check.locked_until else None
+        text_ = "This reservation ID is locked after repeated wrong passwords; try later."
+        if member:
+            return MemberLockedOut(text_, details={**(details or {}), "locked_until": until})
+        return LockedOut(text_, details={"locked_until": until})
+    if member:
+        return MemberLoginFailed("A household member's ID or password is wrong.", details=details)
+    return LoginFailed("The reservation ID or password is wrong.")
+
+
+async def attempt_login(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    context: BookingContext,
+    reservation_id: str,
+    password: str,
+    *,
+    member: bool,
+) -> PasswordCheck:
+    """One resident password attempt over HTTP: checked, counted, committed and logged.
+
+    The JSON API and the booking site both log residents (and household members) in
+    through this function, so every attempt reaches the access log the same way. A failed
+    attempt raises its refusal (:func:`refusal_of`) after the event is durable.
+    """
+    check = await check_password(
+        db_session,
+        context.settings,
+        reservation_id=reservation_id,
+        password=password,
+        client_address=context.client_of(request),
+        now=utc_now(),
+    )
+    outcome = f"member_{check.outcome.value}" if member else check.outcome.value
+    # Commit now: the counters must stay although a refusal rolls back, and the request's
+    # transaction should not stay open while the access log is written.
+    await db_session.commit()
+    if not check.succeeded:
+        await record(request, outcome, resident(check.reservation_id))
+        raise refusal_of(check, member=member)
+    await record_queued(request, outcome, resident(check.reservation_id))
+    return check
 
 
 async def lift_lockout(session: AsyncSession, reservation_id: str) -> bool:

@@ -1,0 +1,1 @@
+"""The resident booking site: pages over the booking engine's resident services."""
