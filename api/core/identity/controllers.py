@@ -37,7 +37,12 @@ from api.core.identity.schemas import (
 from api.core.identity.services import AccountService
 from api.core.identity.sessions import RENEW_ID
 from api.core.identity.tokens import TokenService
-from api.core.identity.totp import new_totp_secret, provisioning_uri, totp_matches
+from api.core.identity.totp import (
+    new_totp_secret,
+    provisioning_uri,
+    seal_totp_secret,
+    totp_matches,
+)
 from api.core.settings import ZoneSettings
 
 _PENDING_TOTP = "pending_totp_secret"
@@ -179,15 +184,16 @@ class StaffSessionController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[TotpConfirmInput],
         staff_accounts: NamedDependency[AccountService],
+        identity: NamedDependency[IdentityContext],
     ) -> None:
-        """Finish enrolling: the first code proves the app holds the secret."""
+        """Finish enrolling: the first code proves the app holds the secret (stored sealed)."""
         principal = _principal(request)
         secret = request.session.get(_PENDING_TOTP)
         if not isinstance(secret, str) or not totp_matches(secret, data.code):
             message = "The code does not match; start again or check the device's clock."
             raise TotpRejected(message)
         account = await staff_accounts.get(principal.account_id)
-        account.totp_secret = secret
+        account.totp_secret = seal_totp_secret(identity.settings, secret)
         del request.session[_PENDING_TOTP]
         await record(request, "totp_enrolled", actor=_actor(principal))
 

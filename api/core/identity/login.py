@@ -24,7 +24,7 @@ from api.core.identity.passwords import hash_password, needs_rehash, verify_pass
 from api.core.identity.permissions import is_administrator
 from api.core.identity.schemas import LoginInput
 from api.core.identity.services import AccountService
-from api.core.identity.totp import totp_matches
+from api.core.identity.totp import open_totp_secret, totp_matches
 from api.core.settings import ZoneSettings
 
 
@@ -128,7 +128,7 @@ class LoginAttempt:
                     self.connection, "login_failed", actor=actor, detail={"reason": "totp_missing"}
                 )
                 raise SecondFactorRequired
-            if not totp_matches(account.totp_secret, data.totp):
+            if not totp_matches(open_totp_secret(self.settings, account.totp_secret), data.totp):
                 raise await self._failed(account, "wrong_totp")
         if not await self.accounts.record_success(account.id):
             await record(self.connection, "login_refused", actor=actor, detail={"reason": "locked"})

@@ -7,6 +7,7 @@ from typing import Any
 import pyotp
 from sqlalchemy import text
 
+from api.core.identity.totp import open_totp_secret
 from api.core.settings import Zone
 from tests.integration.identity.conftest import PASSWORD, StaffApp, StaffAppFactory
 
@@ -145,6 +146,10 @@ async def test_totp_enrolment_and_login_with_a_second_factor(
         "/api/staff/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=headers
     )
     assert confirmed.status_code == 204, confirmed.text
+    # At rest the secret is sealed under the zone's key: a database dump holds no factor.
+    stored = (await app.account("admin")).totp_secret
+    assert secret not in stored
+    assert open_totp_secret(app.settings, stored) == secret
     app.client.cookies.clear()
 
     missing = await app.login("admin")
