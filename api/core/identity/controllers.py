@@ -35,7 +35,7 @@ from api.core.identity.schemas import (
     TotpEnrolment,
 )
 from api.core.identity.services import AccountService
-from api.core.identity.sessions import RENEW_ID
+from api.core.identity.sessions import RENEW_ID, prune_expired_sessions
 from api.core.identity.tokens import TokenService
 from api.core.identity.totp import (
     new_totp_secret,
@@ -113,6 +113,7 @@ class StaffSessionController(Controller):
         account, principal = await LoginAttempt(
             request, staff_accounts, identity.settings, terminal
         ).run(data)
+        await prune_expired_sessions(staff_accounts.repository.session)
         moment = utc_now().timestamp()
         # A new session under a new id: an id planted before login is worthless after it.
         request.set_session(

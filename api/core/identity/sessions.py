@@ -20,6 +20,8 @@ from litestar.middleware.session.server_side import (
 from litestar.stores.base import Store
 from litestar.types import Empty, Message, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.settings import ZoneSettings
 
@@ -126,3 +128,15 @@ def session_backend(
         url=settings.redis_url, namespace=f"madoguchi_{settings.zone.value}_sessions"
     )
     return StoreSessionBackend(config=config), {SESSION_STORE: store}
+
+
+_PRUNE_EXPIRED = text("DELETE FROM staff_sessions WHERE expires_at < now()")
+
+
+async def prune_expired_sessions(session: AsyncSession) -> int:
+    """Delete the zone's expired staff sessions (PostgreSQL store); return how many went.
+
+    Called at each login, so the table never grows with sessions nobody can use again.
+    """
+    result = await session.execute(_PRUNE_EXPIRED)
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from sqlalchemy import text
+
 from api.core.settings import Zone
 from tests.integration.identity.conftest import PASSWORD, StaffApp, StaffAppFactory
 from tests.integration.identity.conftest import today as office_today
@@ -178,3 +180,24 @@ async def test_password_is_checked_only_for_the_right_account(issuance_app: Staf
 
     assert (await issuance_app.login("suzuki", PASSWORD)).status_code == 401
     assert (await issuance_app.login("suzuki", "another good passphrase")).status_code == 200
+
+
+async def test_login_prunes_expired_sessions(issuance_app: StaffApp) -> None:
+    await issuance_app.make_account("tanaka")
+    await issuance_app.run(
+        lambda session: session.execute(
+            text(
+                "INSERT INTO staff_sessions (id, session_id, data, expires_at) "
+                "VALUES (gen_random_uuid(), 'stale', '\\x00', now() - interval '1 day')"
+            )
+        )
+    )
+
+    await issuance_app.login("tanaka")
+
+    remaining = await issuance_app.run(
+        lambda session: session.scalar(
+            text("SELECT count(*) FROM staff_sessions WHERE session_id = 'stale'")
+        )
+    )
+    assert remaining == 0
