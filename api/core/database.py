@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Final
@@ -34,10 +35,58 @@ def database_name(zone: Zone) -> str:
     return f"madoguchi_{zone.value}"
 
 
+# The embedded server's settings (initdb's defaults are sized for a tiny machine: 128 MB
+# shared_buffers, 1 GB max_wal_size). Sized for a 1,000,000-row card list import: the
+# residents table and its indexes (~450 MB) stay cached, a bulk load does not force
+# checkpoints, and full-page images are compressed. Memory is taken as it is used.
+# A configured server URL keeps that server's own configuration.
+EMBEDDED_SETTINGS: Final = {
+    "shared_buffers": "512MB",
+    "max_wal_size": "4GB",
+    "min_wal_size": "256MB",
+    "checkpoint_timeout": "15min",
+    "checkpoint_completion_target": "0.9",
+    "wal_compression": "pglz",  # lz4 and zstd are not built into pgserver
+    "maintenance_work_mem": "256MB",
+    # Per session, allocated only by sessions that use temporary tables (the import).
+    "temp_buffers": "128MB",
+}
+EMBEDDED_SETTINGS_FILE: Final = "madoguchi.conf"
+_INCLUDE_LINE: Final = f"include_if_exists = '{EMBEDDED_SETTINGS_FILE}'"
+
+
+def write_embedded_settings(data_dir: Path) -> bool:
+    """Write ``EMBEDDED_SETTINGS`` into an initialised data folder; True if anything changed.
+
+    The settings go to their own file, included from ``postgresql.conf`` (``ALTER SYSTEM``
+    still wins, through ``postgresql.auto.conf``). Idempotent.
+    """
+    changed = False
+    wanted = "# Written by Madoguchi (api/core/database.py); rewritten at every start.\n" + "".join(
+        f"{name} = '{value}'\n" for name, value in EMBEDDED_SETTINGS.items()
+    )
+    settings_file = data_dir / EMBEDDED_SETTINGS_FILE
+    if not settings_file.exists() or settings_file.read_text() != wanted:
+        settings_file.write_text(wanted)
+        owner = data_dir.stat()
+        if settings_file.stat().st_uid != owner.st_uid:  # pgserver runs as its own user
+            os.chown(settings_file, owner.st_uid, owner.st_gid)
+        changed = True
+    main = data_dir / "postgresql.conf"
+    if _INCLUDE_LINE not in main.read_text().splitlines():
+        with main.open("a") as handle:
+            handle.write(f"\n{_INCLUDE_LINE}\n")
+        changed = True
+    return changed
+
+
 def start_embedded_server(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL in ``data_dir``; return its admin URL.
 
-    The server stops when the last process using it exits; its data stays.
+    The server stops when the last process using it exits; its data stays. The data folder
+    gets ``EMBEDDED_SETTINGS``: before the start when it exists, else right after initdb
+    followed by a restart. A server already running when the settings change reloads
+    them; ``shared_buffers`` then applies from its next start.
     """
     with warnings.catch_warnings():
         # pgserver asks platformdirs for a runtime folder and falls back to /tmp, noisily.
@@ -45,7 +94,20 @@ def start_embedded_server(data_dir: Path) -> str:
         import pgserver  # noqa: PLC0415 - a heavy import only the embedded mode needs
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    fresh = not (data_dir / "PG_VERSION").exists()
+    changed = not fresh and write_embedded_settings(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+    pgdata = Path(server.pgdata)
+    if fresh and write_embedded_settings(pgdata):
+        # Just initialised by this process: restart it once with the settings, holding
+        # pgserver's lock so no other process joins in between.
+        with server._lock:  # pgserver's inter-process lock
+            pgserver.pg_ctl(["-w", "stop"], pgdata=pgdata, user=server.system_user)  # type: ignore[attr-defined]
+            server.ensure_postgres_running()
+        logger.info("embedded PostgreSQL in %s configured and restarted", pgdata)
+    elif changed:
+        pgserver.pg_ctl(["reload"], pgdata=pgdata, user=server.system_user)  # type: ignore[attr-defined]
+        logger.info("embedded PostgreSQL in %s: settings reloaded", pgdata)
     uri: str = server.get_uri()
     return uri
 

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import asyncpg
 
-from api.core.database import resolve_database_url
+from api.core.database import (
+    EMBEDDED_SETTINGS,
+    EMBEDDED_SETTINGS_FILE,
+    resolve_database_url,
+    write_embedded_settings,
+)
 from api.core.settings import Zone
 from tests.support import make_settings
 
@@ -47,3 +52,33 @@ def test_configured_database_url_is_used_as_given(tmp_path: Path) -> None:
 
     assert url == "postgresql+asyncpg://someone:secret@db.example:5433/bookings"
     assert not (tmp_path / "pg").exists()
+
+
+async def _settings(url: str, names: list[str]) -> dict[str, str]:
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(
+            "SELECT name, current_setting(name) AS value FROM unnest($1::text[]) AS name", names
+        )
+    finally:
+        await connection.close()
+    return {row["name"]: row["value"] for row in rows}
+
+
+def test_embedded_server_runs_with_madoguchi_settings_from_its_first_start(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(Zone.ISSUANCE, tmp_path)
+    names = list(EMBEDDED_SETTINGS)
+
+    def start_and_read() -> dict[str, str]:
+        url = resolve_database_url(settings)
+        return asyncio.run(_settings(url, names))
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        found = executor.submit(start_and_read).result()
+
+    assert found == EMBEDDED_SETTINGS
+    data_dir = tmp_path / "pg" / "issuance"
+    assert not write_embedded_settings(data_dir)  # idempotent: nothing left to change
+    assert (data_dir / "postgresql.conf").read_text().count(EMBEDDED_SETTINGS_FILE) == 1

@@ -4,8 +4,27 @@ Rows are parsed and validated by the sync_format reader (in worker processes for
 file, see ``loading``), streamed as COPY text into a temporary staging table, compared
 with ``residents`` once (a temporary ``card_list_diff`` of the new and changed rows), and
 applied in the caller's transaction: earlier values of changed rows go to
-``resident_history`` first, then one upsert. A refused file changes nothing, and the same
-file twice changes nothing the second time.
+``resident_history`` first, then the changed rows are updated and the new ones inserted.
+A refused file changes nothing, and the same file twice changes nothing the second time.
+
+Speed (see bench/README.md, card_import):
+
+- the import transaction gets ``work_mem`` and ``maintenance_work_mem`` large enough for
+  its hash aggregates, joins and index builds (``SET LOCAL``: only this transaction);
+- when an import adds a large share of ``residents`` (the first import of a city's list),
+  the table's secondary indexes and unique constraints are dropped before the load and
+  rebuilt from their catalog definitions after it, in the same transaction: building an
+  index once from sorted input is far cheaper than 1,000,000 random insertions into it.
+  The rebuild re-checks uniqueness, so all-or-nothing still holds. This needs an ACCESS
+  EXCLUSIVE lock on ``residents`` until commit (searches wait for the import); when the
+  lock is not free within ``BULK_LOCK_TIMEOUT`` the import loads with the indexes in place;
+- the same file again, when that file was the last word on every resident (nothing in
+  ``residents`` written or deleted since it was applied), is answered from its earlier
+  record without parsing; otherwise it is parsed and compared as any file.
+
+``synchronous_commit`` is left alone: an import is one transaction, so turning it off
+would save a single WAL flush (milliseconds) at the price of possibly losing a commit
+already reported to staff if the server crashed right after it.
 """
 
 from __future__ import annotations
@@ -18,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +53,15 @@ STAGING_TABLE: Final = "card_list_staging"
 DIFF_TABLE: Final = "card_list_diff"
 # The resident columns a card list carries (staging has ``line`` in front).
 CARD_COLUMNS: Final = STAGED_COLUMNS[1:]
+# Bulk path: drop and rebuild residents' secondary indexes when the new rows are at least
+# this many and at least this share of the rows already there.
+BULK_MINIMUM_ROWS: Final = 50_000
+BULK_MINIMUM_SHARE: Final = 0.2
+BULK_LOCK_TIMEOUT: Final = "5s"
+# Memory for this transaction's sorts, hashes (whole-file checks, comparison) and index
+# builds; a 1,000,000-row card list needs ~200 MB to stay off temporary files.
+WORK_MEM: Final = "256MB"
+MAINTENANCE_WORK_MEM: Final = "512MB"
 
 
 class CardImportReport(msgspec.Struct, kw_only=True):
@@ -112,12 +141,14 @@ FROM {STAGING_TABLE} s LEFT JOIN residents r ON r.reservation_id = s.reservation
 WHERE r.id IS NULL OR ({_STAGED}) IS DISTINCT FROM ({_STORED})
 """  # noqa: S608
 _COUNTS = f"""
-SELECT
-    (SELECT count(*) FROM {STAGING_TABLE}) AS total,
-    (SELECT count(*) FROM {STAGING_TABLE} WHERE has_gaiji) AS gaiji,
-    count(*) FILTER (WHERE resident_id IS NULL) AS new,
-    count(*) FILTER (WHERE resident_id IS NOT NULL) AS changed
-FROM {DIFF_TABLE}
+SELECT staged.total, staged.gaiji, diff.new, diff.changed
+FROM (
+    SELECT count(*) AS total, count(*) FILTER (WHERE has_gaiji) AS gaiji FROM {STAGING_TABLE}
+) staged, (
+    SELECT count(*) FILTER (WHERE resident_id IS NULL) AS new,
+        count(*) FILTER (WHERE resident_id IS NOT NULL) AS changed
+    FROM {DIFF_TABLE}
+) diff
 """  # noqa: S608
 
 
@@ -148,6 +179,28 @@ SELECT {_COLUMN_LIST}, now(), now() FROM {DIFF_TABLE}
 WHERE resident_id IS NULL
 ORDER BY reservation_id
 """  # noqa: S608
+# With the indexes dropped (bulk path) the order no longer matters: no sort.
+_INSERT_NEW_UNORDERED = _INSERT_NEW.replace("ORDER BY reservation_id", "")
+# residents empty (a first import): every staged row is new; no comparison table is filled.
+_CREATE_EMPTY_DIFF = f"""
+CREATE TEMP TABLE {DIFF_TABLE} AS
+SELECT NULL::bigint AS resident_id, {_STAGED} FROM {STAGING_TABLE} s WHERE false
+"""  # noqa: S608
+_COUNTS_ALL_NEW = f"""
+SELECT count(*) AS total, count(*) FILTER (WHERE has_gaiji) AS gaiji, count(*) AS new,
+    0 AS changed
+FROM {STAGING_TABLE}
+"""  # noqa: S608
+_INSERT_ALL_STAGED = _INSERT_NEW.replace(DIFF_TABLE, STAGING_TABLE).replace(
+    "WHERE resident_id IS NULL", ""
+)
+# By (residents was empty, indexes dropped): with the indexes dropped, order is no use.
+_INSERTS: Final = {
+    (False, False): _INSERT_NEW,
+    (False, True): _INSERT_NEW_UNORDERED,
+    (True, False): _INSERT_ALL_STAGED,
+    (True, True): _INSERT_ALL_STAGED.replace("ORDER BY reservation_id", ""),
+}
 _UPDATE_CHANGED = f"""
 UPDATE residents r SET
     {", ".join(f"{column} = d.{column}" for column in CARD_COLUMNS[1:])},
@@ -155,6 +208,41 @@ UPDATE residents r SET
 FROM {DIFF_TABLE} d
 WHERE d.resident_id = r.id
 """  # noqa: S608
+
+
+# Every index of residents except the primary key, with the constraint it backs (if any);
+# indexes that a foreign key relies on are kept.
+_SECONDARY_INDEXES = """
+SELECT ci.relname AS index_name, pg_get_indexdef(i.indexrelid) AS index_definition,
+    c.conname AS constraint_name, pg_get_constraintdef(c.oid) AS constraint_definition
+FROM pg_index i
+JOIN pg_class ci ON ci.oid = i.indexrelid
+LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+    AND c.contype IN ('u', 'p', 'x')
+WHERE i.indrelid = 'residents'::regclass AND NOT i.indisprimary
+    AND NOT EXISTS (
+        SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid
+    )
+ORDER BY ci.relname
+"""
+# The latest import that applied this very file with nothing to warn about.
+_SAME_FILE_APPLIED = """
+SELECT id, xmin::text AS xid, encoding, rows, new, changed, unchanged, gaiji
+FROM card_imports
+WHERE sha256 = $1 AND profile = $2 AND status = 'applied'
+    AND problem_count = 0 AND warning_count = 0
+ORDER BY id DESC
+LIMIT 1
+"""
+# Whether residents still hold exactly what that import left: as many rows as the file
+# had (so none was deleted) and none written by a later transaction (xmin newer).
+_RESIDENTS_SINCE = """
+SELECT count(*) AS total,
+    pg_current_xact_id_if_assigned() IS NOT NULL AS wrote_before,
+    count(*) FILTER (WHERE age(r.xmin) < age($1::text::xid)) AS newer,
+    age($1::text::xid) AS import_age
+FROM residents r
+"""
 
 
 class _Timer:
@@ -248,6 +336,123 @@ async def _cross_checks(driver: Any, parts: int) -> tuple[list[Problem], list[Pr
     return problems, warnings
 
 
+async def _set_local(driver: Any, name: str, value: str) -> str:
+    """Set a setting for the rest of the transaction; return its previous value."""
+    previous: str = await driver.fetchval("SELECT current_setting($1)", name)
+    await driver.execute("SELECT set_config($1, $2, true)", name, value)
+    return previous
+
+
+async def _same_file_again(
+    driver: Any, sha256: str, profile: CardListProfile
+) -> dict[str, Any] | None:
+    """The record of this file's last application, if nothing in residents changed since.
+
+    Sound because only imports write ``residents``, imports run one at a time (an advisory
+    lock) and an applied record is never rewritten: a row inserted or updated later has a
+    newer ``xmin`` than the record, and a deleted one leaves fewer rows than the file had.
+    A caller's transaction that has already written something is compared instead (its
+    own writes carry an ``xmin`` that cannot be ordered against the record's). Otherwise
+    None: compare as usual.
+    """
+    if not sha256:
+        return None
+    earlier = await driver.fetchrow(_SAME_FILE_APPLIED, sha256, profile.name[:100])
+    if earlier is None:
+        return None
+    since = await driver.fetchrow(_RESIDENTS_SINCE, earlier["xid"])
+    rows = earlier["new"] + earlier["changed"] + earlier["unchanged"]
+    # age() stops meaning "newer" near xid wraparound; then compare instead.
+    if (
+        since["wrote_before"]
+        or since["newer"]
+        or since["total"] != rows
+        or since["import_age"] > 1_000_000_000
+    ):
+        return None
+    return dict(earlier)
+
+
+async def _lock_for_bulk(driver: Any) -> bool:
+    """Take residents exclusively (to drop its indexes); False if busy past the timeout."""
+    await driver.execute("SAVEPOINT card_import_bulk")
+    try:
+        previous = await _set_local(driver, "lock_timeout", BULK_LOCK_TIMEOUT)
+        await driver.execute("LOCK TABLE residents IN ACCESS EXCLUSIVE MODE")
+    except asyncpg.LockNotAvailableError:
+        await driver.execute("ROLLBACK TO SAVEPOINT card_import_bulk")
+        await driver.execute("RELEASE SAVEPOINT card_import_bulk")
+        logger.info("card import: residents busy; loading with its indexes in place")
+        return False
+    await driver.execute("SELECT set_config('lock_timeout', $1, true)", previous)
+    await driver.execute("RELEASE SAVEPOINT card_import_bulk")
+    return True
+
+
+async def _drop_secondary_indexes(driver: Any) -> list[Any]:
+    """Drop residents' indexes but the primary key; return what recreates them."""
+    indexes = await driver.fetch(_SECONDARY_INDEXES)
+    for index in indexes:
+        if index["constraint_name"]:
+            await driver.execute(
+                f'ALTER TABLE residents DROP CONSTRAINT "{index["constraint_name"]}"'
+            )
+        else:
+            await driver.execute(f'DROP INDEX "{index["index_name"]}"')
+    return list(indexes)
+
+
+async def _recreate_indexes(driver: Any, indexes: list[Any]) -> None:
+    """Rebuild the dropped indexes from their catalog definitions (names unchanged)."""
+    for index in indexes:
+        if index["constraint_name"]:
+            await driver.execute(
+                f'ALTER TABLE residents ADD CONSTRAINT "{index["constraint_name"]}" '
+                f"{index['constraint_definition']}"
+            )
+        else:
+            await driver.execute(index["index_definition"])
+
+
+async def _apply(
+    driver: Any, record: CardImport, sha256: str, staff: str | None, *, all_new: bool
+) -> None:
+    """History of changed rows, then update them and insert the new ones (see module doc).
+
+    ``all_new``: residents was empty, the new rows are the staging table itself.
+    """
+    timer = _Timer()
+    await driver.execute(_HISTORY, record.id, sha256, staff)
+    timer.step("history")
+    existing = await driver.fetchval(
+        "SELECT reltuples::bigint FROM pg_class WHERE oid = 'residents'::regclass"
+    )
+    bulk = record.new >= BULK_MINIMUM_ROWS and record.new >= BULK_MINIMUM_SHARE * max(existing, 0)
+    dropped: list[Any] = []
+    if bulk and await _lock_for_bulk(driver):
+        dropped = await _drop_secondary_indexes(driver)
+        timer.step(f"drop {len(dropped)} indexes")
+    await driver.execute(_UPDATE_CHANGED)
+    timer.step("update")
+    await driver.execute(_INSERTS[all_new, bool(dropped)])
+    timer.step("insert")
+    if dropped:
+        await _recreate_indexes(driver, dropped)
+        timer.step(f"rebuild {len(dropped)} indexes")
+        # Statistics for the queries right after a large load (the next comparison).
+        await driver.execute("ANALYZE residents")
+        timer.step("analyze")
+
+
+def _record(
+    record: CardImport | None, file_name: str, staff: str | None, sha256: str, size: int
+) -> CardImport:
+    if record is None:
+        record = CardImport(file_name=file_name[:255], created_by=staff)
+    record.sha256, record.size = sha256, size
+    return record
+
+
 async def import_card_list(
     session: AsyncSession,
     source: Source,
@@ -259,6 +464,7 @@ async def import_card_list(
     refuse: bool = True,
     workers: int = 0,
     record: CardImport | None = None,
+    same_file_shortcut: bool = True,
 ) -> CardImportReport:
     """Validate the whole card list, then (unless ``dry_run``) apply it in the session.
 
@@ -266,10 +472,27 @@ async def import_card_list(
     raise :class:`CardImportRefused` listing every one, and the caller's transaction must
     be rolled back; without it a report with the problems is returned (a preview).
     ``record`` is an earlier preview of the same file to update instead of a new record.
+    ``same_file_shortcut`` answers a file applied before from its record when nothing in
+    ``residents`` changed since (the same report, nothing written but the record).
     """
     profile = profile or default_profile()
     sha256, size = file_digest(source)
     driver = await _driver_connection(session)
+    if not dry_run:
+        # One import at a time: concurrent ones would race on the same rows.
+        await driver.execute("SELECT pg_advisory_xact_lock(hashtext('madoguchi.card_import'))")
+    await _set_local(driver, "work_mem", WORK_MEM)
+    await _set_local(driver, "maintenance_work_mem", MAINTENANCE_WORK_MEM)
+    earlier = await _same_file_again(driver, sha256, profile) if same_file_shortcut else None
+    if earlier is not None:
+        return await _report_again(
+            session,
+            earlier,
+            profile=profile,
+            dry_run=dry_run,
+            staff=staff,
+            record=_record(record, file_name, staff, sha256, size),
+        )
     await driver.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING_TABLE}, pg_temp.{DIFF_TABLE}")
     await driver.execute(_CREATE_STAGING)
     loader = CardListLoader(source, profile, workers=workers)
@@ -286,13 +509,13 @@ async def import_card_list(
         problems.extend(found)
         warnings.extend(noted)
         timer.step("whole-file checks")
-        await driver.execute(_CREATE_DIFF)
-        counts = await driver.fetchrow(_COUNTS)
+        all_new = not await driver.fetchval("SELECT EXISTS (SELECT FROM residents)")
+        await driver.execute(_CREATE_EMPTY_DIFF if all_new else _CREATE_DIFF)
+        counts = await driver.fetchrow(_COUNTS_ALL_NEW if all_new else _COUNTS)
         timer.step("comparison")
         applied = not dry_run and not problems
-        if record is None:
-            record = CardImport(file_name=file_name[:255], created_by=staff)
-        record.sha256, record.size, record.encoding = sha256, size, summary.encoding
+        record = _record(record, file_name, staff, sha256, size)
+        record.encoding = summary.encoding
         record.profile = profile.name[:100]
         record.status = "refused" if problems else "applied" if applied else "previewed"
         record.rows, record.gaiji = summary.rows_read, counts["gaiji"]
@@ -309,12 +532,7 @@ async def import_card_list(
         session.add(record)
         await session.flush()
         if applied:
-            await driver.execute(_HISTORY, record.id, sha256, staff)
-            timer.step("history")
-            await driver.execute(_UPDATE_CHANGED)
-            timer.step("update")
-            await driver.execute(_INSERT_NEW)
-            timer.step("insert")
+            await _apply(driver, record, sha256, staff, all_new=all_new)
     finally:
         await driver.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING_TABLE}, pg_temp.{DIFF_TABLE}")
     return CardImportReport(
@@ -329,4 +547,41 @@ async def import_card_list(
         applied=applied,
         card_import_id=record.id,
         sha256=sha256,
+    )
+
+
+async def _report_again(
+    session: AsyncSession,
+    earlier: dict[str, Any],
+    *,
+    profile: CardListProfile,
+    dry_run: bool,
+    staff: str | None,
+    record: CardImport,
+) -> CardImportReport:
+    """Record and report the same file again: every row unchanged, nothing else written."""
+    applied = not dry_run
+    rows = earlier["new"] + earlier["changed"] + earlier["unchanged"]
+    record.encoding, record.profile = earlier["encoding"], profile.name[:100]
+    record.status = "applied" if applied else "previewed"
+    record.rows, record.gaiji = earlier["rows"], earlier["gaiji"]
+    record.new, record.changed, record.unchanged = 0, 0, rows
+    record.problem_count, record.warning_count = 0, 0
+    record.applied_at = dt.datetime.now(dt.UTC) if applied else None
+    record.applied_by = staff if applied else None
+    session.add(record)
+    await session.flush()
+    logger.debug("card import: same file as import %s, nothing changed since", earlier["id"])
+    return CardImportReport(
+        encoding=record.encoding,
+        rows=record.rows,
+        new=0,
+        changed=0,
+        unchanged=rows,
+        gaiji=record.gaiji,
+        problems=[],
+        warnings=[],
+        applied=applied,
+        card_import_id=record.id,
+        sha256=record.sha256,
     )

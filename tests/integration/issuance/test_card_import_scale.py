@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from api.core.settings import Zone
 from api.issuance.demo_data import generate_residents, write_demo_card_list
 from api.issuance.models import Resident
-from api.issuance.residents import loading
+from api.issuance.residents import importing, loading
 from api.issuance.residents.importing import CardImportRefused, import_card_list
 from api.issuance.residents.models import CardImport, ResidentHistory
 from sync_format.csv import write_card_list
-from tests.integration.issuance.conftest import card_list
+from tests.conftest import truncate_all
+from tests.integration.issuance.conftest import card_list, demo_card_list
 
 
 async def _count(session: AsyncSession, model: type = Resident) -> int:
@@ -125,3 +131,113 @@ async def test_newer_file_updates_changed_rows_and_keeps_their_earlier_values(
         select(Resident.address).where(Resident.reservation_id == "A1B-123456")
     )
     assert address == "見本県デモ市新町9-9"
+
+
+_INDEXES = text(
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'residents' ORDER BY indexname"
+)
+_CONSTRAINTS = text(
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid = 'residents'::regclass ORDER BY conname"
+)
+
+
+async def _schema(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+    indexes = (await session.execute(_INDEXES)).all()
+    constraints = (await session.execute(_CONSTRAINTS)).all()
+    return [tuple(row) for row in indexes], [tuple(row) for row in constraints]
+
+
+async def test_bulk_load_rebuilds_every_index_and_constraint_and_keeps_history(
+    issuance_session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=importing.__name__)
+    schema = await _schema(issuance_session)
+    rows = [resident.row for resident in generate_residents(400, seed=12)]
+    first, later = rows[:100], rows[100:]
+    buffer = io.BytesIO()
+    write_card_list(buffer, first)
+    await import_card_list(issuance_session, buffer.getvalue())  # 100 rows: indexes kept
+    assert "indexes" not in caplog.text
+    monkeypatch.setattr(importing, "BULK_MINIMUM_ROWS", 1)
+    moved = msgspec.structs.replace(first[0], address="見本県デモ市新町9-9")
+    buffer = io.BytesIO()
+    write_card_list(buffer, [moved, *first[1:], *later])
+
+    report = await import_card_list(issuance_session, buffer.getvalue(), staff="clerk1")
+
+    dropped = re.findall(r"drop (\d+) indexes", caplog.text)
+    assert dropped == re.findall(r"rebuild (\d+) indexes", caplog.text)
+    assert dropped == [str(len(schema[0]) - 1)]  # every index but the primary key
+    assert (report.new, report.changed, report.unchanged) == (300, 1, 99)
+    assert await _schema(issuance_session) == schema
+    assert await _count(issuance_session) == 400
+    history = (await issuance_session.scalars(select(ResidentHistory))).all()
+    assert [(entry.changed_fields, entry.changed_by) for entry in history] == [
+        (["address"], "clerk1")
+    ]
+    # The rebuilt unique constraints hold again.
+    with pytest.raises(IntegrityError):
+        async with issuance_session.begin_nested():
+            await issuance_session.execute(
+                text(
+                    "UPDATE residents SET application_id = "
+                    "(SELECT min(application_id) FROM residents) "
+                    "WHERE id = (SELECT max(id) FROM residents)"
+                )
+            )
+
+
+async def test_same_file_again_is_recognised_until_residents_change(
+    issuance_engine: AsyncEngine,
+    zone_database_urls: dict[Zone, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=importing.__name__)
+    data = demo_card_list(60, seed=6)
+
+    async def run(sql: str = "", *, dry_run: bool = False) -> tuple[Any, bool]:
+        caplog.clear()
+        async with AsyncSession(issuance_engine) as session, session.begin():
+            if sql:
+                await session.execute(text(sql))
+                return None, False
+            report = await import_card_list(session, data, file_name="a.csv", dry_run=dry_run)
+        recognised = "same file as import" in caplog.text
+        return (report.new, report.changed, report.unchanged, report.rows, report.gaiji), recognised
+
+    try:
+        first, recognised = await run()
+        assert (first[:3], recognised) == ((60, 0, 0), False)
+        assert await run() == ((0, 0, 60, *first[3:]), True)
+        assert await run(dry_run=True) == ((0, 0, 60, *first[3:]), True)
+
+        await run(
+            "UPDATE residents SET address = '別の住所' WHERE id = (SELECT min(id) FROM residents)"
+        )
+        assert await run() == ((0, 1, 59, *first[3:]), False)
+        assert await run() == ((0, 0, 60, *first[3:]), True)
+
+        await run("DELETE FROM residents WHERE id = (SELECT max(id) FROM residents)")
+        assert await run() == ((1, 0, 59, *first[3:]), False)
+        assert await run() == ((0, 0, 60, *first[3:]), True)
+
+        async with AsyncSession(issuance_engine) as session:
+            statuses = (
+                await session.scalars(select(CardImport.status).order_by(CardImport.id))
+            ).all()
+            history = await _count(session, ResidentHistory)
+        assert statuses == [
+            "applied",
+            "applied",
+            "previewed",
+            "applied",
+            "applied",
+            "applied",
+            "applied",
+        ]
+        assert history == 1
+    finally:
+        await truncate_all(zone_database_urls[Zone.ISSUANCE])
