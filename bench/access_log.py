@@ -1,10 +1,26 @@
 """Benchmark: throughput of a guarded staff endpoint with the access log on and off.
 
-Two uvicorn servers (one worker each) serve the same app, one with ``AuditPlugin`` and
-one without, on the same PostgreSQL; a pure-Python keep-alive HTTP/1.1 load generator
-(asyncio streams, no client library overhead) drives them in alternating timed runs.
-Reports the median requests/s of each and the ratio; then checks that the "on" server
-logged every request it answered and that the chain verifies.
+The real wiring: both servers run the issuance zone's app from
+``api.issuance.app.create_app`` (``CorePlugin``: request log, staff identity with its
+session, terminal-restriction, authentication and CSRF middleware and the one guard,
+errors, and ``AuditPlugin``) on the same PostgreSQL, one uvicorn worker each (uvloop,
+httptools). A real staff account holding ``residents.read`` calls with a real personal
+access token (``Authorization: Bearer mdg_...``) the guarded route
+``GET /api/residents/?reservation_id=...&limit=1`` (a resident search): per request the
+token and its owner are looked up, the owner's permissions read, the token's
+``last_used_at`` written, the search and its count run, and the answer committed.
+
+- "on": the app exactly as ``create_app`` builds it: every staff request queues one
+  chained access-log entry after its response.
+- "off": the same ``create_app`` with ``CorePlugin`` replaced, in this benchmark's server
+  process only, by a subclass that builds ``AuditPlugin(record_requests=False)`` (its
+  constructor's switch: not a setting, so nothing in production can turn it on). Same
+  routes, same middleware, no per-request entry.
+
+A raw asyncio (uvloop) keep-alive HTTP/1.1 load generator in this process drives them
+through ``--connections`` connections in alternating timed runs (the order flips each
+run), after a warm-up. Reports the median requests/s of each and the ratio, then checks
+that the "on" server logged every request it answered and that the chain verifies.
 
 Run from the repository root: ``.venv/bin/python -m bench.access_log [--runs 5]
 [--seconds 5] [--connections 32]``. Uses ``TEST_DATABASE_URL`` when set, else the
@@ -24,22 +40,17 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import asyncpg
+import uvloop
 from advanced_alchemy.alembic.commands import AlembicCommands
-from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from litestar import Litestar, get
-from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import ASGIMiddleware
-from litestar.params import FromPath
-from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
-from api.core.audit import Actor, AuditPlugin
+from api.core.audit import AuditPlugin
 from api.core.audit.service import verify_database
 from api.core.database import (
     asyncpg_url,
@@ -47,91 +58,61 @@ from api.core.database import (
     ensure_database,
     start_embedded_server,
 )
-from api.core.errors import exception_handlers
-from api.core.logging import configure_logging, request_log_middleware
-from api.core.settings import Zone, load_settings
+from api.core.identity.passwords import PasswordPolicy
+from api.core.identity.services import AccountService, RoleService
+from api.core.identity.tokens import TokenService
+from api.core.plugin import CorePlugin
+from api.core.settings import Zone, ZoneSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE = "madoguchi_bench_access_log"
-PATH = "/api/bench/residents/{}"
+SECRET_KEY = "bench-secret-key-0123456789abcdefghijklmnop"
+PATH = "/api/residents/?reservation_id=A01-{:06d}&limit=1"
+PERMISSION = "residents.read"
 
 
 # --- the app the servers run -------------------------------------------------------------
 
 
-class BearerActor(ASGIMiddleware):
-    """Stands in for the real authentication: ``Authorization: Bearer <login>``."""
+class CorePluginWithoutRequestLog(CorePlugin):
+    """``CorePlugin`` whose ``AuditPlugin`` records no requests (this benchmark's "off")."""
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        header = dict(scope["headers"]).get(b"authorization", b"")
-        login = header.removeprefix(b"Bearer ").decode() if header else ""
-        scope["user"] = Actor(kind="staff", name=login, terminal="BENCH-01") if login else None
-        await next_app(scope, receive, send)
-
-
-def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if connection.scope.get("user") is None:
-        raise NotAuthorizedException
-
-
-@get("/api/bench/residents/{resident_id:int}", guards=[staff_only])
-async def resident(
-    resident_id: FromPath[int], db_session: NamedDependency[AsyncSession]
-) -> dict[str, Any]:
-    # A typical staff read: one small query on the zone's database.
-    found = await db_session.execute(
-        text("SELECT id FROM staff_accounts WHERE id = :id"), {"id": resident_id}
-    )
-    return {"resident_id": resident_id, "found": found.first() is not None}
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config = super().on_app_init(app_config)
+        for plugin in app_config.plugins:
+            if isinstance(plugin, AuditPlugin):
+                plugin.record_requests = False
+        return app_config
 
 
 def create_app() -> Litestar:
-    """The benchmark app; ``BENCH_ACCESS_LOG=on`` adds the access log."""
-    from api.issuance.models import CORE_TABLES  # noqa: PLC0415
+    """The issuance app as deployed; ``BENCH_ACCESS_LOG=off`` builds it without request log."""
+    from api.issuance import app as issuance  # noqa: PLC0415
 
-    url = os.environ["BENCH_DATABASE_URL"]
-    settings = load_settings(
-        Zone.ISSUANCE,
-        {"MADOGUCHI_VAR_DIR": tempfile.gettempdir(), "MADOGUCHI_LOG_LEVEL": "WARNING"},
-    )
-    configure_logging(settings)
-    plugins: list[Any] = [
-        SQLAlchemyPlugin(config=create_sqlalchemy_config(Zone.ISSUANCE, url, pool_size=10))
-    ]
-    if os.environ.get("BENCH_ACCESS_LOG") == "on":
-        plugins.append(AuditPlugin("issuance", url, CORE_TABLES.access_log))
-
-    def log_requests(app: Litestar) -> None:
-        app.asgi_handler = request_log_middleware(app.asgi_handler)
-
-    return Litestar(
-        route_handlers=[resident],
-        middleware=[BearerActor()],
-        exception_handlers=exception_handlers,
-        plugins=plugins,
-        on_startup=[log_requests],
-        logging_config=None,
-    )
+    if os.environ.get("BENCH_ACCESS_LOG") == "off":
+        with mock.patch.object(issuance, "CorePlugin", CorePluginWithoutRequestLog):
+            return issuance.create_app()
+    return issuance.create_app()
 
 
 # --- the load generator ------------------------------------------------------------------
 
 
-async def _client(port: int, deadline: float, counts: list[int], index: int) -> None:
+async def _client(port: int, token: str, deadline: float, counts: list[int], index: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     number = index
     try:
         while time.perf_counter() < deadline:
             request = (
                 f"GET {PATH.format(number % 1000)} HTTP/1.1\r\nHost: bench\r\n"
-                "Authorization: Bearer bench-staff\r\n\r\n"
+                f"Authorization: Bearer {token}\r\n\r\n"
             )
             writer.write(request.encode())
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
             await reader.readexactly(length)
             if not head.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError(head.decode(errors="replace"))
@@ -141,17 +122,17 @@ async def _client(port: int, deadline: float, counts: list[int], index: int) -> 
         writer.close()
 
 
-async def _load(port: int, seconds: float, connections: int) -> tuple[float, int]:
+async def _load(port: int, token: str, seconds: float, connections: int) -> tuple[float, int]:
     counts = [0] * connections
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(_client(port, deadline, counts, i) for i in range(connections)))
+    await asyncio.gather(*(_client(port, token, deadline, counts, i) for i in range(connections)))
     return sum(counts) / (time.perf_counter() - started), sum(counts)
 
 
-def load(port: int, seconds: float, connections: int) -> tuple[float, int]:
+def load(port: int, token: str, seconds: float, connections: int) -> tuple[float, int]:
     """Requests per second, and requests answered, with ``connections`` keep-alive clients."""
-    return asyncio.run(_load(port, seconds, connections))
+    return uvloop.run(_load(port, token, seconds, connections))
 
 
 # --- orchestration -----------------------------------------------------------------------
@@ -176,6 +157,48 @@ def database_url() -> str:
     return url
 
 
+def environment(url: str, folder: Path) -> dict[str, str]:
+    return {
+        "ISSUANCE_DATABASE_URL": url,
+        "ISSUANCE_SECRET_KEY": SECRET_KEY,
+        "MADOGUCHI_VAR_DIR": str(folder),
+    }
+
+
+async def staff_token(url: str, settings: ZoneSettings) -> str:
+    """A staff account holding ``residents.read`` and a personal access token of it."""
+    from api.issuance.models import CORE_TABLES  # noqa: PLC0415
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            accounts = AccountService.for_zone(session, CORE_TABLES)
+            roles = RoleService.for_zone(session, CORE_TABLES)
+            account = await accounts.create_account(
+                login_id="bench-staff",
+                display_name="Bench Staff",
+                password="correct horse battery staple",
+                policy=PasswordPolicy(min_length=8, history=5),
+                must_change_password=False,
+            )
+            role = await roles.create({"name": "bench-readers", "description": ""})
+            await roles.set_permissions(role, [PERMISSION], settings)
+            link: Any = CORE_TABLES.account_role
+            session.add(link(account_id=account.id, role_id=role.id))
+            await session.flush()
+            _, secret = await TokenService.for_zone(session, CORE_TABLES).issue(
+                owner=account,
+                owner_permissions=frozenset([PERMISSION]),
+                name="bench",
+                permissions=[PERMISSION],
+                days=1,
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return secret
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -183,14 +206,18 @@ def free_port() -> int:
         return port
 
 
-def start_server(url: str, access_log: str, port: int) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_ACCESS_LOG": access_log}
+def start_server(url: str, access_log: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+    variables = {**os.environ, **environment(url, folder), "BENCH_ACCESS_LOG": access_log}
     command = [
         sys.executable, "-m", "uvicorn", "bench.access_log:create_app", "--factory",
         "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "--loop", "uvloop", "--http", "httptools",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=environment)
-    for _ in range(100):
+    log = (folder / f"server-{access_log}.log").open("wb")
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT
+    )
+    for _ in range(300):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.1):
                 return server
@@ -220,31 +247,42 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     arguments = parser.parse_args()
     url = database_url()
-    ports = {"off": free_port(), "on": free_port()}
-    servers = {mode: start_server(url, mode, port) for mode, port in ports.items()}
-    rates: dict[str, list[float]] = {"off": [], "on": []}
-    answered_on = 0
-    try:
-        for mode in ("off", "on"):  # warm-up: connections, caches, prepared statements
-            load(ports[mode], 1.0, arguments.connections)
-        time.sleep(1.0)  # let the writer flush the warm-up's entries before counting
-        warmup_on = asyncio.run(check_log(url))[0]
-        for run in range(arguments.runs):
-            # Alternate which goes first, so drift in the machine's load hits both alike.
-            for mode in ("off", "on") if run % 2 == 0 else ("on", "off"):
-                rate, answered = load(ports[mode], arguments.seconds, arguments.connections)
-                rates[mode].append(rate)
-                answered_on += answered if mode == "on" else 0
-                print(f"run {run + 1} {mode:>3}: {rate:8.0f} req/s", flush=True)
-    finally:
-        for server in servers.values():
-            server.terminate()  # uvicorn flushes the access log's queue on shutdown
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        settings = load_settings(Zone.ISSUANCE, environment(url, folder))
+        token = asyncio.run(staff_token(url, settings))
+        ports = {"off": free_port(), "on": free_port()}
+        servers = {mode: start_server(url, mode, port, folder) for mode, port in ports.items()}
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        answered_on = 0
+        loads = []
+        try:
+            for mode in ("off", "on"):  # warm-up: connections, caches, prepared statements
+                load(ports[mode], token, 1.0, arguments.connections)
+            time.sleep(1.0)  # let the writer flush the warm-up's entries before counting
+            warmup_on = asyncio.run(check_log(url))[0]
+            for run in range(arguments.runs):
+                # Alternate which goes first, so drift in the machine's load hits both alike.
+                for mode in ("off", "on") if run % 2 == 0 else ("on", "off"):
+                    loads.append(os.getloadavg()[0])
+                    rate, answered = load(
+                        ports[mode], token, arguments.seconds, arguments.connections
+                    )
+                    rates[mode].append(rate)
+                    answered_on += answered if mode == "on" else 0
+                    print(f"run {run + 1} {mode:>3}: {rate:8.0f} req/s", flush=True)
+        finally:
+            for server in servers.values():
+                server.terminate()  # uvicorn flushes the access log's queue on shutdown
+                server.wait(timeout=30)
     logged, intact = asyncio.run(check_log(url))
     off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
-    print(f"median off: {off:.0f} req/s, on: {on:.0f} req/s, ratio on/off: {on / off:.3f}")
     print(
-        f"access log: {logged - warmup_on} entries for about {answered_on} measured requests; "
+        f"median off: {off:.0f} req/s, on: {on:.0f} req/s, ratio on/off: {on / off:.3f} "
+        f"(target >= 0.85); load average {min(loads):.2f}-{max(loads):.2f}"
+    )
+    print(
+        f"access log: {logged - warmup_on} entries for {answered_on} measured requests; "
         f"chain {'verifies' if intact else 'BROKEN'}"
     )
 

@@ -78,18 +78,28 @@ class ResidentController(Controller):
     ) -> Response[ResidentLoginResult]:
         """Log in with reservation ID and password; the token comes as cookie and in the body."""
         check = await attempt_login(
-            request, db_session, booking_context, data.reservation_id, data.password, member=False
-        )
-        lifetime = booking_context.settings.session_minutes * 60
-        token, session = issue_session_token(
-            booking_context.secret_key, check.reservation_id, check.session_generation, lifetime
+            request,
+            db_session,
+            booking_context,
+            data.reservation_id,
+            data.password,
+            member=False,
+            commit_success=False,
         )
         try:
+            # In the attempt's transaction: one transaction (and one pooled connection)
+            # for the whole login instead of two.
             booking: BookingView | None = await booking_engine.find(
                 reservation_id=check.reservation_id
             )
         except NoBooking:
             booking = None
+        # The attempt's counting (rate limit, cleared failures) is committed here.
+        await db_session.commit()
+        lifetime = booking_context.settings.session_minutes * 60
+        token, session = issue_session_token(
+            booking_context.secret_key, check.reservation_id, check.session_generation, lifetime
+        )
         cookie = Cookie(
             key=SESSION_COOKIE,
             value=token,

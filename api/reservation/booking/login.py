@@ -65,6 +65,19 @@ _LOOK_UP = text(
     LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid
     """
 )
+# The client's rate-limit count and the look-up in one round trip (the login surge's hot
+# path): the count is taken whatever the outcome, and the look-up's row is only used when
+# the client is under its limit, as if the two were run one after the other.
+_HIT_AND_LOOK_UP = text(
+    f"""
+    WITH hit AS ({rate_limit.HIT_SQL})
+    SELECT (SELECT hits FROM hit) AS hits, e.password_verifier, e.failed_logins,
+           e.session_generation, coalesce(e.locked_until, u.locked_until) AS locked_until
+    FROM (SELECT CAST(:rid AS varchar) AS rid) AS q
+    LEFT JOIN eligibilities AS e ON e.reservation_id = q.rid
+    LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid
+    """  # noqa: S608 - a constant statement; values are bound parameters
+)
 # The lockout in one atomic statement: count the failure and lock at the threshold.
 _FAIL_KNOWN = text(
     """
@@ -125,11 +138,22 @@ async def check_password(
     """
     rid = canonical_id(reservation_id)
     if settings.login_rate_limit and client_address:
-        hits = await rate_limit.hit(session, rate_limit.client_key(client_address))
-        if hits > settings.login_rate_limit:
+        await rate_limit.maybe_prune(session)
+        row = (
+            await session.execute(
+                _HIT_AND_LOOK_UP,
+                {
+                    "rid": rid,
+                    "key": rate_limit.client_key(client_address),
+                    "window": rate_limit.WINDOW_SECONDS,
+                },
+            )
+        ).one()
+        if row.hits > settings.login_rate_limit:
             metrics.count_login(Outcome.RATE_LIMITED)
             return PasswordCheck(outcome=Outcome.RATE_LIMITED, reservation_id=rid)
-    row = (await session.execute(_LOOK_UP, {"rid": rid})).one()
+    else:
+        row = (await session.execute(_LOOK_UP, {"rid": rid})).one()
     if row.locked_until is not None and row.locked_until > now:
         metrics.count_login(Outcome.LOCKED_OUT)
         return PasswordCheck(
@@ -183,12 +207,16 @@ async def attempt_login(
     password: str,
     *,
     member: bool,
+    commit_success: bool = True,
 ) -> PasswordCheck:
     """One resident password attempt over HTTP: checked, counted, committed and logged.
 
     The JSON API and the booking site both log residents (and household members) in
     through this function, so every attempt reaches the access log the same way. A failed
-    attempt raises its refusal (:func:`refusal_of`) after the event is durable.
+    attempt raises its refusal (:func:`refusal_of`) after it is committed and its event is
+    durable. With ``commit_success=False`` a successful attempt's counting is left in the
+    open transaction for the caller to commit with its own read (the login answer's
+    booking), saving a second transaction and connection checkout.
     """
     check = await check_password(
         db_session,
@@ -199,12 +227,14 @@ async def attempt_login(
         now=utc_now(),
     )
     outcome = f"member_{check.outcome.value}" if member else check.outcome.value
-    # Commit now: the counters must stay although a refusal rolls back, and the request's
-    # transaction should not stay open while the access log is written.
-    await db_session.commit()
     if not check.succeeded:
+        # Commit now: the counters must stay although the refusal rolls back, and the
+        # request's transaction should not stay open while the access log is written.
+        await db_session.commit()
         await record(request, outcome, resident(check.reservation_id))
         raise refusal_of(check, member=member)
+    if commit_success:
+        await db_session.commit()
     await record_queued(request, outcome, resident(check.reservation_id))
     return check
 

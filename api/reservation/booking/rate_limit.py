@@ -20,14 +20,14 @@ FAILURES_KEY: Final = "failures"
 # About one attempt in this many also deletes windows older than an hour.
 _PRUNE_ONE_IN: Final = 500
 
-_HIT = text(
-    """
+# Also the first part of the login's look-up statement (``login._HIT_AND_LOOK_UP``).
+HIT_SQL: Final = """
     INSERT INTO login_throttles (key, window_start, hits)
     VALUES (:key, to_timestamp(floor(extract(epoch FROM now()) / :window) * :window), 1)
     ON CONFLICT (key, window_start) DO UPDATE SET hits = login_throttles.hits + 1
     RETURNING hits
-    """
-)
+"""
+_HIT = text(HIT_SQL)
 _PRUNE = text("DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'")
 
 
@@ -36,10 +36,15 @@ def client_key(address: str) -> str:
     return f"client:{address}"[:80]
 
 
-async def hit(session: AsyncSession, key: str, window_seconds: int = WINDOW_SECONDS) -> int:
-    """Count one event under ``key`` in the current window; return the window's count so far."""
+async def maybe_prune(session: AsyncSession) -> None:
+    """Now and then (one call in ``_PRUNE_ONE_IN``), delete windows older than an hour."""
     if secrets.randbelow(_PRUNE_ONE_IN) == 0:
         await session.execute(_PRUNE)
+
+
+async def hit(session: AsyncSession, key: str, window_seconds: int = WINDOW_SECONDS) -> int:
+    """Count one event under ``key`` in the current window; return the window's count so far."""
+    await maybe_prune(session)
     hits = await session.scalar(_HIT, {"key": key, "window": window_seconds})
     assert hits is not None
     return int(hits)

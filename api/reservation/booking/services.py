@@ -45,17 +45,30 @@ _SLOT = text(
     "SELECT id, location_id, starts_at, ends_at, online_capacity - online_booked AS online_free,"
     " staff_capacity - staff_booked AS staff_free FROM slots WHERE id = :slot_id"
 )
-# FOR SHARE: a concurrent revocation (an UPDATE of the row) waits for this booking to
-# commit, or this booking sees the revocation; bookings never block one another here.
-_MEMBERS = text(
+# A booking's two reads in one round trip: the slot (its columns are NULL when there is no
+# such slot) beside each member's eligibility row, one result row per eligible member (one
+# row without a member when none is). FOR SHARE, in reservation_id order: a concurrent
+# revocation (an UPDATE of the row) waits for this booking to commit, or this booking sees
+# the revocation; bookings never block one another here.
+_SLOT_AND_MEMBERS = text(
     """
-    SELECT e.reservation_id, e.revoked_at, e.session_generation,
-           EXISTS (SELECT 1 FROM booking_members AS m
-                   WHERE m.active AND m.reservation_id = e.reservation_id) AS booked
-    FROM eligibilities AS e
-    WHERE e.reservation_id = ANY(CAST(:ids AS varchar[]))
-    ORDER BY e.reservation_id
-    FOR SHARE OF e
+    WITH m AS (
+        SELECT e.reservation_id, e.revoked_at, e.session_generation,
+               EXISTS (SELECT 1 FROM booking_members AS bm
+                       WHERE bm.active AND bm.reservation_id = e.reservation_id) AS booked
+        FROM eligibilities AS e
+        WHERE e.reservation_id = ANY(CAST(:ids AS varchar[]))
+        ORDER BY e.reservation_id
+        FOR SHARE OF e
+    )
+    SELECT s.id, s.location_id, s.starts_at, s.ends_at,
+           s.online_capacity - s.online_booked AS online_free,
+           s.staff_capacity - s.staff_booked AS staff_free,
+           m.reservation_id, m.revoked_at, m.session_generation, m.booked
+    FROM (SELECT CAST(:slot_id AS bigint) AS slot_id) AS q
+    LEFT JOIN slots AS s ON s.id = q.slot_id
+    LEFT JOIN m ON true
+    ORDER BY m.reservation_id
     """
 )
 # Take the seats, insert the booking and its members: one statement, one round trip, so
@@ -215,10 +228,9 @@ class BookingEngine:
             message = "This time is fully booked."
             raise SlotFull(message, details={"slot_id": slot_id, "share": share})
 
-    async def _check_members(self, booking: NewBooking) -> None:
+    @staticmethod
+    def _check_member_rows(booking: NewBooking, rows: dict[str, Row[Any]]) -> None:
         ids = sorted(booking.reservation_ids)
-        result = await self.session.execute(_MEMBERS, {"ids": ids})
-        rows = {row.reservation_id: row for row in result}
         if missing := [rid for rid in ids if rid not in rows]:
             message = "Not every reservation ID may book."
             raise NotEligible(message, details={"reservation_ids": missing})
@@ -241,14 +253,26 @@ class BookingEngine:
         return await retrying(self.session, lambda: self._book(booking))
 
     async def _book(self, booking: NewBooking) -> BookingView:
-        slot = await self._slot(booking.slot_id)
+        # The slot and the members' rows in one round trip; the checks keep their order.
+        rows = (
+            await self.session.execute(
+                _SLOT_AND_MEMBERS,
+                {"slot_id": booking.slot_id, "ids": sorted(booking.reservation_ids)},
+            )
+        ).all()
+        slot = rows[0]
+        if slot.id is None:
+            message = "There is no such slot."
+            raise SlotNotFound(message, details={"slot_id": booking.slot_id})
         rules = await booking_rules(self.session, slot.location_id)
         seats = len(booking.reservation_ids)
         if seats > rules.household_max or seats != len(set(booking.reservation_ids)):
             message = f"One booking holds up to {rules.household_max} different people."
             raise HouseholdTooLarge(message, details={"household_max": rules.household_max})
         rules.check_bookable(slot.starts_at, now=self.clock(), tz=self.tz)
-        await self._check_members(booking)
+        self._check_member_rows(
+            booking, {row.reservation_id: row for row in rows if row.reservation_id is not None}
+        )
         if getattr(slot, f"{booking.share}_free") < seats:
             # Full at this moment, seen without waiting for the slot's row lock: during a
             # surge most attempts hit full slots, and need not queue behind the bookers.

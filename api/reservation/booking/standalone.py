@@ -1,8 +1,9 @@
-"""A reservation app with only the resident booking routes, for load and concurrency runs.
+"""A reservation app with only what residents use at opening time, for load runs.
 
 ``uvicorn api.reservation.booking.standalone:create_app --factory --workers 2`` serves the
-booking engine before the zone app registers it, with the same core plugin.
-Staff routes are left out: without the identity plugin nothing would authenticate them.
+resident booking routes and the public availability routes (what a resident looks at
+before choosing a slot) with the same core plugin as the zone app. Staff routes are left
+out: the load runs play residents only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from api.reservation.booking.config import BookingSettings
 from api.reservation.booking.controllers import ResidentController
 from api.reservation.booking.deps import BOOKING_SETTINGS_STATE_KEY
 from api.reservation.models import CORE_TABLES
+from api.reservation.places.controllers import AvailabilityController
 
 
 def create_app(
@@ -28,7 +30,7 @@ def create_app(
     url = database_url or resolve_database_url(settings)
     null_pool = database_url is not None
     app = Litestar(
-        route_handlers=[ResidentController],
+        route_handlers=[ResidentController, AvailabilityController],
         # CorePlugin brings the access log, so resident login attempts are recorded.
         plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=null_pool)],
     )
