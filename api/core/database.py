@@ -176,7 +176,9 @@ def create_sqlalchemy_config(
     engine = (
         EngineConfig(poolclass=NullPool)
         if null_pool
-        else EngineConfig(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # No pre-ping: it costs three round trips on every request. After a database
+        # restart a request on a broken connection fails once and the pool is renewed.
+        else EngineConfig(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     )
     return SQLAlchemyAsyncConfig(
         connection_string=url,

@@ -22,7 +22,9 @@ def create_access_log_engine(database_url: str, *, null_pool: bool = False) -> A
     """The access log's own small engine: its writes never wait for the request pool."""
     if null_pool:
         return create_async_engine(database_url, poolclass=NullPool)
-    return create_async_engine(database_url, pool_size=2, max_overflow=8, pool_pre_ping=True)
+    # No pre-ping (three round trips per checkout); a connection broken by a database
+    # restart fails one write, which the writer retries, and the pool is then renewed.
+    return create_async_engine(database_url, pool_size=2, max_overflow=8, pool_recycle=1800)
 
 
 class AuditPlugin(InitPluginProtocol):

@@ -127,10 +127,12 @@ class AccessLogWriter:
         *,
         queue_size: int = 10_000,
         batch_size: int = 500,
+        gather_seconds: float = 0.05,
     ) -> None:
         self.engine = engine
         self.model = model
         self.batch_size = batch_size
+        self.gather_seconds = gather_seconds
         self._queue: asyncio.Queue[Row] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self._statement = insert(model.__table__)  # type: ignore[attr-defined]
@@ -171,12 +173,32 @@ class AccessLogWriter:
             # The database is gone: the structured log keeps the entries for recovery.
             logger.error("access log entry not written: %r", self._queue.get_nowait())
 
+    async def _gather(self) -> list[dict[str, Any]]:
+        """Wait for one entry, then up to ``gather_seconds`` for more: one commit for many.
+
+        Entries land a few milliseconds later; in exchange a busy zone writes one
+        transaction (and takes the chain's lock once) per batch rather than per request.
+        """
+        batch = [await self._queue.get()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.gather_seconds
+        while len(batch) < self.batch_size:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
     async def _drain(self) -> None:
         delay = 0.25
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._gather()
             while True:
                 try:
                     await self.write_now(batch)

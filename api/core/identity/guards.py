@@ -64,8 +64,11 @@ def check_access(opt: dict[str, Any], principal: Principal | None) -> None:
         raise PermissionDeniedException(message, extra={"permission": permission})
 
 
-def require_declared_access(
+async def require_declared_access(
     connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler
 ) -> None:
-    """Litestar guard enforcing the route's declared access (installed once, app-wide)."""
+    """Litestar guard enforcing the route's declared access (installed once, app-wide).
+
+    Async although it awaits nothing: Litestar would run a plain function in a thread.
+    """
     check_access(route_handler.opt, principal_of(connection))
