@@ -49,7 +49,8 @@ def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int
         click.echo("\nMadoguchi is running:")
         for zone in Zone:
             url = zone_url(settings[zone])
-            click.echo(f"  {zone.value:<12} {url}  (API docs: {url}/api/docs)")
+            click.echo(f"  {zone.value:<12} {url}  (API docs, staff login: {url}/api/docs)")
+        click.echo(f"  booking site {zone_url(settings[Zone.RESERVATION])}/  (for residents)")
         if demo_logins.is_file():
             click.echo("\nDemo logins:")
             click.echo(demo_logins.read_text(encoding="utf-8"))
