@@ -35,7 +35,7 @@ Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
 
 
-def _refusals_exit(command: Callable[Parameters, Result]) -> Callable[Parameters, Result]:
+def refusals_exit(command: Callable[Parameters, Result]) -> Callable[Parameters, Result]:
     """Turn a SyncFormatError into a message on stderr and its distinct exit code."""
 
     @functools.wraps(command)
@@ -88,7 +88,7 @@ def keys_group() -> None:
 @keys_group.command("init")
 @zone_option
 @key_dir_option
-@_refusals_exit
+@refusals_exit
 def keys_init(zone: str, key_dir: Path | None) -> None:
     """Create this zone's key pairs (private files mode 0600); never overwrites."""
     directory = resolve_key_dir(zone, key_dir)
@@ -102,7 +102,7 @@ def keys_init(zone: str, key_dir: Path | None) -> None:
 @keys_group.command("show")
 @zone_option
 @key_dir_option
-@_refusals_exit
+@refusals_exit
 def keys_show(zone: str, key_dir: Path | None) -> None:
     """Show this zone's public keys and fingerprints, and the keys it trusts."""
     directory = resolve_key_dir(zone, key_dir)
@@ -117,7 +117,7 @@ def keys_show(zone: str, key_dir: Path | None) -> None:
 @zone_option
 @key_dir_option
 @click.option("--yes", is_flag=True, help="Do not ask to confirm the fingerprint.")
-@_refusals_exit
+@refusals_exit
 def keys_trust(file: Path, zone: str, key_dir: Path | None, yes: bool) -> None:
     """Pin the other zone's public keys file, or accept its key rotation statement."""
     directory = resolve_key_dir(zone, key_dir)
@@ -147,7 +147,7 @@ def keys_trust(file: Path, zone: str, key_dir: Path | None, yes: bool) -> None:
 @keys_group.command("rotate")
 @zone_option
 @key_dir_option
-@_refusals_exit
+@refusals_exit
 def keys_rotate(zone: str, key_dir: Path | None) -> None:
     """Replace this zone's keys; the old ones are retired; writes a rotation statement."""
     directory = resolve_key_dir(zone, key_dir)
@@ -210,7 +210,7 @@ def sync_inspect(file: Path, zone: str, key_dir: Path | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @zone_option
 @key_dir_option
-@_refusals_exit
+@refusals_exit
 def sync_verify(file: Path, zone: str, key_dir: Path | None) -> None:
     """Verify a bundle completely: exit 0 when valid, the refusal's exit code otherwise."""
     trusted, directory = _load_context(zone, key_dir)

@@ -6,15 +6,12 @@ reservation zone's public keys must be pinned there (``madoguchi keys trust``).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import click
 
 from api.core.settings import Zone
-from api.core.sync_cli import key_dir_option, resolve_key_dir
+from api.core.sync_cli import key_dir_option, refusals_exit, resolve_key_dir
 from api.core.zone_cli import zone_settings
 from api.issuance.exchange.eligibility import (
     export_eligibility,
@@ -28,24 +25,7 @@ from api.issuance.exchange.reservations import (
 )
 from api.issuance.exchange.schemas import ReservationImportReport
 from api.issuance.progress.cli import cli_actor, run_in_transaction
-from sync_format import SyncFormatError, TrustStore, ZoneSecretKeys, load_secret_keys
-
-Parameters = ParamSpec("Parameters")
-Result = TypeVar("Result")
-
-
-def _refusals_exit(command: Callable[Parameters, Result]) -> Callable[Parameters, Result]:
-    """A bundle refusal: its message on stderr and its own exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
-        try:
-            return command(*args, **kwargs)
-        except SyncFormatError as error:
-            click.echo(f"refused ({type(error).__name__}): {error}", err=True)
-            raise SystemExit(error.exit_code) from error
-
-    return wrapper
+from sync_format import TrustStore, ZoneSecretKeys, load_secret_keys
 
 
 def _keys(key_dir: Path | None) -> tuple[ZoneSecretKeys, TrustStore]:
@@ -68,7 +48,7 @@ def issuance_sync_commands() -> None:
 )
 @click.option("--full", is_flag=True, help="Write a full bundle even when a delta would do.")
 @key_dir_option
-@_refusals_exit
+@refusals_exit
 def export_command(out_dir: Path, full: bool, key_dir: Path | None) -> None:
     """Write the next eligibility bundle: full the first time, then deltas."""
     keys, trusted = _keys(key_dir)
@@ -92,7 +72,7 @@ def export_command(out_dir: Path, full: bool, key_dir: Path | None) -> None:
 @issuance_sync_commands.command("import-receipt")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @key_dir_option
-@_refusals_exit
+@refusals_exit
 def import_receipt_command(file: Path, key_dir: Path | None) -> None:
     """Import a receipt FILE: mark exports applied and show what the other zone refused."""
     keys, trusted = _keys(key_dir)
@@ -137,7 +117,7 @@ def _echo_import(report: ReservationImportReport) -> None:
 )
 @click.option("--force-gap", is_flag=True, help="Apply a delta even though bundles are missing.")
 @key_dir_option
-@_refusals_exit
+@refusals_exit
 def import_reservations_command(
     file: Path, dry_run: bool, receipt_dir: Path | None, force_gap: bool, key_dir: Path | None
 ) -> None:
