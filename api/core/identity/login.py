@@ -24,7 +24,7 @@ from api.core.identity.passwords import hash_password, needs_rehash, verify_pass
 from api.core.identity.permissions import is_administrator
 from api.core.identity.schemas import LoginInput
 from api.core.identity.services import AccountService
-from api.core.identity.totp import open_totp_secret, totp_matches
+from api.core.identity.totp import matching_step, open_totp_secret
 from api.core.settings import ZoneSettings
 
 
@@ -128,8 +128,11 @@ class LoginAttempt:
                     self.connection, "login_failed", actor=actor, detail={"reason": "totp_missing"}
                 )
                 raise SecondFactorRequired
-            if not totp_matches(open_totp_secret(self.settings, account.totp_secret), data.totp):
+            step = matching_step(open_totp_secret(self.settings, account.totp_secret), data.totp)
+            if step is None:
                 raise await self._failed(account, "wrong_totp")
+            if not await self.accounts.use_totp_step(account.id, step):
+                raise await self._failed(account, "totp_reused")
         if not await self.accounts.record_success(account.id):
             await record(self.connection, "login_refused", actor=actor, detail={"reason": "locked"})
             raise AccountUnavailable(Refusal.LOCKED)

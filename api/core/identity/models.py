@@ -49,6 +49,8 @@ class StaffAccountMixin:
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     totp_secret: Mapped[str | None] = mapped_column(Text, default=None)
+    # The time step of the last TOTP code accepted: a code opens one login, never two.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class RoleMixin:

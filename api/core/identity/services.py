@@ -224,6 +224,24 @@ class AccountService(ZoneService):
         )
         return (await self.session.execute(statement)).one_or_none() is not None
 
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        """Spend a TOTP time step: true once per step, false for a code already used.
+
+        One atomic UPDATE, so two logins racing with the same code cannot both pass.
+        """
+        model = self.tables.staff_account
+        statement = (
+            update(model)
+            .where(
+                model.id == account_id,
+                or_(model.totp_last_step.is_(None), model.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .returning(model.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).one_or_none() is not None
+
     async def unlock(self, account: Any) -> None:
         """Lift a lock and forget the failed attempts (an administrator's action)."""
         account.failed_attempts = 0

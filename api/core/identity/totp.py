@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hmac
 
 import pyotp
 from cryptography.fernet import Fernet
@@ -25,8 +27,24 @@ def provisioning_uri(secret: str, *, login_id: str, issuer: str) -> str:
 
 def totp_matches(secret: str, code: str) -> bool:
     """Whether ``code`` is the current code (one step of clock drift either way allowed)."""
+    return matching_step(secret, code) is not None
+
+
+def matching_step(secret: str, code: str, now: dt.datetime | None = None) -> int | None:
+    """The 30-second time step whose code ``code`` is (current one, or one either side).
+
+    The step lets a login refuse a code already used: each step's code counts once.
+    """
     digits = code.strip().replace(" ", "")
-    return digits.isdigit() and pyotp.TOTP(secret).verify(digits, valid_window=1)
+    if not digits.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    moment = now or dt.datetime.now(dt.UTC)
+    current = totp.timecode(moment)
+    for offset in (0, -1, 1):
+        if hmac.compare_digest(totp.generate_otp(current + offset), digits):
+            return current + offset
+    return None
 
 
 def _sealer(settings: ZoneSettings) -> Fernet:

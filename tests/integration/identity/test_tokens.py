@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pyotp
@@ -156,11 +157,22 @@ async def test_totp_enrolment_and_login_with_a_second_factor(
     wrong = await app.login(
         "admin", totp="000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
     )
-    right = await app.login("admin", totp=pyotp.TOTP(secret).now())
+    code = pyotp.TOTP(secret).now()
+    right = await app.login("admin", totp=code)
+    app.client.cookies.clear()
+    replayed = await app.login("admin", totp=code)
+    again = await app.login("admin", totp=code)
 
     assert missing.json()["error"]["code"] == "totp_required"
     assert wrong.status_code == 401
     assert right.status_code == 200
+    # A code opens one login: seen on the wire, it is worth nothing a second time.
+    assert replayed.status_code == again.status_code == 401
+    reasons = [entry["detail"].get("reason") for entry in await app.log_entries()]
+    assert reasons.count("totp_reused") == 2
+    # The next step's code (one step of drift is allowed) has not been used yet.
+    proof = await app.login("admin", totp=pyotp.TOTP(secret).at(time.time() + 30))
+    assert proof.status_code == 200
     assert (await app.client.get("/api/staff/users/")).status_code == 200
     assert (await app.account("admin")).failed_attempts == 0
     assert PASSWORD  # the password alone was never enough
