@@ -90,3 +90,16 @@ async def test_openapi_document_is_served_to_staff(
     assert document["info"]["title"] == f"Madoguchi {zone.value} zone"
     assert "/readyz" in document["paths"]
     assert "/api/staff/login" in document["paths"]
+
+
+async def test_public_routes_set_no_staff_csrf_cookie(
+    zone_client: tuple[Zone, AsyncTestClient[Litestar]],
+) -> None:
+    zone, client = zone_client
+
+    public = await client.get("/healthz")
+    staff = await client.get("/api/staff/me")
+
+    cookie = f"madoguchi_{zone.value}_csrf"
+    assert cookie not in public.headers.get("set-cookie", "")
+    assert cookie in staff.headers.get("set-cookie", "")

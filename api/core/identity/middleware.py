@@ -222,9 +222,13 @@ class StaffCSRFMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Check the token on unsafe cookie-authenticated requests; set the cookie on safe ones."""
-        if scope.get("method") not in self.config.safe_methods and not _needs_csrf(
-            Request(scope, receive), self.config.cookie_name
-        ):
+        safe = scope.get("method") in self.config.safe_methods
+        handler = scope.get("route_handler")
+        if safe and handler is not None and handler.opt.get(PUBLIC):
+            # A public page or probe needs no staff CSRF cookie: none is set on it.
+            await next_app(scope, receive, send)
+            return
+        if not safe and not _needs_csrf(Request(scope, receive), self.config.cookie_name):
             await next_app(scope, receive, send)
             return
         await CSRFMiddleware(app=next_app, config=self.config)(scope, receive, send)
