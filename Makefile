@@ -66,8 +66,12 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## make bench: every benchmark with its baseline in the same run (figures: bench/README.md).
 bench: install
-	$(BIN)/python bench/sync_bundle.py
+	$(BIN)/python -m bench.sync_bundle
+	$(BIN)/python -m bench.access_log
+	$(BIN)/python -m bench.booking_surge
+	$(BIN)/python -m bench.card_import
 
 clean:
 	rm -rf $(VENV) var/test-pg .mypy_cache .ruff_cache .pytest_cache node_modules web/static/vendor
