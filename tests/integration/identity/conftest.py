@@ -1,9 +1,8 @@
-"""A zone app with CorePlugin (which brings the AuditPlugin) + IdentityPlugin on the test database.
+"""A zone app with CorePlugin (identity and access log included) on the test database.
 
-Until the lead wires IdentityPlugin into CorePlugin, these tests build the app here. A
-wrapper sets the connecting peer's address from the ``x-test-peer`` header (Litestar's
-test client always says "testclient"), so tests can act from inside or outside the
-staff networks, or as the TLS proxy.
+``tests.staff.loopback_peer`` sets the connecting peer's address from the ``x-test-peer``
+header (Litestar's test client always says "testclient"), so tests can act from inside or
+outside the staff networks, or as the TLS proxy.
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from litestar import Litestar, get
-from litestar.exceptions import ImproperlyConfiguredException
 from litestar.testing import AsyncTestClient
-from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -28,7 +25,6 @@ from sqlalchemy.pool import NullPool
 from api.core.identity.guards import PERMISSION
 from api.core.identity.passwords import PasswordPolicy
 from api.core.identity.permissions import Permission
-from api.core.identity.plugin import IdentityPlugin
 from api.core.identity.services import AccountService, RoleService
 from api.core.plugin import CorePlugin
 from api.core.settings import Zone, ZoneSettings
@@ -36,25 +32,15 @@ from api.core.tables import CoreTables
 from api.issuance.models import CORE_TABLES as ISSUANCE_TABLES
 from api.reservation.models import CORE_TABLES as RESERVATION_TABLES
 from tests.conftest import truncate_all
+from tests.staff import loopback_peer
 from tests.support import make_settings
 
 BASE_URL = "https://testserver.local"
 PASSWORD = "correct horse battery staple"
-PEER_HEADER = b"x-test-peer"
 
 
 def _tables(zone: Zone) -> CoreTables:
     return ISSUANCE_TABLES if zone is Zone.ISSUANCE else RESERVATION_TABLES
-
-
-def _peer_from_header(app: ASGIApp) -> ASGIApp:
-    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            peer = dict(scope["headers"]).get(PEER_HEADER, b"127.0.0.1").decode()
-            scope["client"] = (peer, 50000)
-        await app(scope, receive, send)
-
-    return wrapper
 
 
 def _probe_route(permission: Permission) -> Any:
@@ -80,27 +66,16 @@ def undeclared_probe() -> dict[str, str]:
 def build_app(
     zone: Zone, settings: ZoneSettings, url: str, *, extra_routes: bool = True
 ) -> Litestar:
-    """The zone's app as the lead will wire it, plus test probe routes."""
-    tables = _tables(zone)
-    core = CorePlugin(settings, url, tables, null_pool=True)
+    """The zone's core wiring (CorePlugin brings identity and the access log), plus probes."""
     routes: list[Any] = []
     if extra_routes:
         routes = [_probe_route(permission) for permission in Permission]
         routes += [public_probe, undeclared_probe]
-
-    def outermost(app: Litestar) -> None:
-        app.asgi_handler = _peer_from_header(app.asgi_handler)
-
-    def make(with_identity: bool) -> Litestar:
-        identity = [IdentityPlugin(settings, tables, core.database)] if with_identity else []
-        return Litestar(route_handlers=routes, plugins=[core, *identity], on_startup=[outermost])
-
-    try:
-        return make(with_identity=True)
-    except ImproperlyConfiguredException:
-        # Once CorePlugin registers IdentityPlugin itself, adding it again collides.
-        core = CorePlugin(settings, url, tables, null_pool=True)
-        return make(with_identity=False)
+    return Litestar(
+        route_handlers=routes,
+        plugins=[CorePlugin(settings, url, _tables(zone), null_pool=True)],
+        on_startup=[loopback_peer],
+    )
 
 
 @dataclass

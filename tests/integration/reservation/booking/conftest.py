@@ -17,7 +17,6 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -32,6 +31,7 @@ from api.reservation.booking.credentials import password_verifier
 from api.reservation.booking.deps import BOOKING_SETTINGS_STATE_KEY
 from api.reservation.models import CORE_TABLES
 from tests.conftest import truncate_all
+from tests.staff import loopback_peer
 from tests.support import make_settings
 
 PASSWORD_KEY = b"test-password-key-0123456789abcdef"
@@ -54,16 +54,6 @@ def rid(number: int) -> str:
 
 def password_of(number: int) -> str:
     return f"{number % 12 + 1:02d}{number % 28 + 1:02d}"
-
-
-def _peer_is_local(app: ASGIApp) -> ASGIApp:
-    # Litestar's test client says "testclient"; the staff network check needs an address.
-    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope["client"] = ("127.0.0.1", 50000)
-        await app(scope, receive, send)
-
-    return wrapper
 
 
 async def staff_token(url: str, tmp_path: Path, login_id: str, *permissions: str) -> dict[str, str]:
@@ -162,17 +152,13 @@ async def places(zone_database_urls: dict[Zone, str]) -> AsyncIterator[Places]:
     await truncate_all(url)
 
 
-def _outermost(app: Litestar) -> None:
-    app.asgi_handler = _peer_is_local(app.asgi_handler)
-
-
 def build_app(url: str, tmp_path: Path, settings: BookingSettings) -> Litestar:
     zone = make_settings(Zone.RESERVATION, tmp_path)
     app = Litestar(
         route_handlers=booking_route_handlers(),
         # CorePlugin brings the access log and staff identity (guard, middleware) with it.
         plugins=[CorePlugin(zone, url, CORE_TABLES, null_pool=True)],
-        on_startup=[_outermost],
+        on_startup=[loopback_peer],
     )
     app.state[BOOKING_SETTINGS_STATE_KEY] = settings
     return app
