@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Final
 
 from advanced_alchemy.base import DefaultBase, IdentityAuditBase
 from advanced_alchemy.extensions.litestar.session import SessionModelMixin
-from sqlalchemy import CheckConstraint, Computed, Enum, Index, String, Text
+from sqlalchemy import CheckConstraint, ColumnElement, Enum, Index, String, Text, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.core.audit.models import AccessLogMixin
@@ -38,6 +39,12 @@ class IssuancePlainBase(DefaultBase):
     __bind_key__ = "issuance"
 
 
+# Search keys, computed by PostgreSQL in the indexes themselves so that every writer
+# (import, demo, tests) gets them right. Queries must use the very same expressions (as SQL
+# text, not bound parameters) for the planner to match them to the indexes.
+SPACELESS_SQL: Final = "translate({column}, ' \u3000', '')"
+
+
 def _enum_values(enum_type: type[enum.StrEnum]) -> list[str]:
     # Store the readable values ("male"), not the Python member names.
     return [member.value for member in enum_type]
@@ -48,22 +55,41 @@ class Resident(IssuanceBase):
 
     __tablename__ = "residents"
     __table_args__ = (
+        # The shapes of FORMATS.md, written without bounded repeats ({3}, {23}): PostgreSQL's
+        # regex engine expands those into states, which made these three checks cost ~5 s
+        # per 1,000,000 inserted rows; these equivalent forms cost ~1.5 s.
         CheckConstraint(
-            r"reservation_id ~ '^[0-9A-Z]{3}-[0-9]{6}$'", name="reservation_id_canonical"
+            r"reservation_id ~ '^[0-9A-Z]+-[0-9]+$' AND char_length(reservation_id) = 10"
+            r" AND position('-' in reservation_id) = 4",
+            name="reservation_id_canonical",
         ),
-        CheckConstraint(r"application_id ~ '^[0-9]{23}$'", name="application_id_23_digits"),
-        CheckConstraint(r"shipment_no ~ '^[0-9A-Za-z]{1,20}$'", name="shipment_no_shape"),
-        # Prefix search on names without spaces; pg_trgm is not in the embedded server.
-        Index("ix_residents_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
-        Index("ix_residents_kana_key", "kana_key", postgresql_ops={"kana_key": "text_pattern_ops"}),
+        CheckConstraint(
+            r"application_id ~ '^[0-9]+$' AND char_length(application_id) = 23",
+            name="application_id_23_digits",
+        ),
+        CheckConstraint(r"shipment_no ~ '^[0-9A-Za-z]+$'", name="shipment_no_shape"),
+        # Prefix search on names without spaces (pg_trgm is not in the embedded server):
+        # expression indexes, not stored columns, so a bulk load computes each key once.
+        Index(
+            "ix_residents_name_key",
+            literal_column(SPACELESS_SQL.format(column="name")).label("name_key"),
+            postgresql_ops={"name_key": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_residents_kana_key",
+            literal_column(SPACELESS_SQL.format(column="name_kana")).label("kana_key"),
+            postgresql_ops={"kana_key": "text_pattern_ops"},
+        ),
         Index("ix_residents_birth_date", "birth_date"),
         Index("ix_residents_has_gaiji", "has_gaiji", postgresql_where="has_gaiji"),
     )
 
     # 予約用ID = 製造管理番号: one column, one name (the glossary's reservation_id).
-    reservation_id: Mapped[str] = mapped_column(String(10), unique=True)
-    application_id: Mapped[str] = mapped_column(String(23), unique=True)
-    shipment_no: Mapped[str] = mapped_column(String(20), index=True)
+    # The IDs are ASCII, so byte order ("C") is their natural order, and B-tree builds and
+    # look-ups skip the locale's string comparison (index builds ~2x faster).
+    reservation_id: Mapped[str] = mapped_column(String(10, collation="C"), unique=True)
+    application_id: Mapped[str] = mapped_column(String(23, collation="C"), unique=True)
+    shipment_no: Mapped[str] = mapped_column(String(20, collation="C"), index=True)
     name: Mapped[str] = mapped_column(Text)
     name_kana: Mapped[str] = mapped_column(Text)
     birth_date: Mapped[dt.date]
@@ -78,14 +104,16 @@ class Resident(IssuanceBase):
     card_expiry: Mapped[dt.date | None] = mapped_column(default=None)
     # 外字: the name or address holds private-use characters that staff must map.
     has_gaiji: Mapped[bool] = mapped_column(default=False)
-    # Search keys: the name and kana without any (half- or full-width) space, kept by
-    # PostgreSQL itself so every writer (import, demo, tests) gets them right.
-    name_key: Mapped[str] = mapped_column(
-        Text, Computed("translate(name, ' \u3000', '')", persisted=True)
-    )
-    kana_key: Mapped[str] = mapped_column(
-        Text, Computed("translate(name_kana, ' \u3000', '')", persisted=True)
-    )
+
+    @classmethod
+    def name_key(cls) -> ColumnElement[str]:
+        """The name without any (half- or full-width) space: what name search matches."""
+        return literal_column(SPACELESS_SQL.format(column="residents.name"), Text)
+
+    @classmethod
+    def kana_key(cls) -> ColumnElement[str]:
+        """The kana name without any space: what kana search matches."""
+        return literal_column(SPACELESS_SQL.format(column="residents.name_kana"), Text)
 
 
 # Shared tables of api/core, bound into this zone's database.

@@ -90,9 +90,9 @@ class CardImportRefused(DomainError):
 _CREATE_STAGING = f"""
 CREATE TEMP TABLE {STAGING_TABLE} (
     line integer NOT NULL,
-    reservation_id varchar(10) NOT NULL,
-    application_id varchar(23) NOT NULL,
-    shipment_no varchar(20) NOT NULL,
+    reservation_id varchar(10) COLLATE "C" NOT NULL,
+    application_id varchar(23) COLLATE "C" NOT NULL,
+    shipment_no varchar(20) COLLATE "C" NOT NULL,
     name text NOT NULL,
     name_kana text NOT NULL,
     birth_date date NOT NULL,

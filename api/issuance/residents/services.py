@@ -116,8 +116,8 @@ def search_conditions(search: ResidentSearch) -> list[ColumnElement[bool]]:
         name, kana = name_key(search.name), kana_key(search.name)
         conditions.append(
             or_(
-                Resident.name_key.like(_like_prefix(name), escape="\\"),
-                Resident.kana_key.like(_like_prefix(kana), escape="\\"),
+                Resident.name_key().like(_like_prefix(name), escape="\\"),
+                Resident.kana_key().like(_like_prefix(kana), escape="\\"),
             )
             if name and kana
             else false()
