@@ -25,7 +25,7 @@ _ID_TABLE: dict[int, int] = dict(_WIDE_TO_ASCII)
 _ID_TABLE.update({ord(hyphen): ord("-") for hyphen in HYPHEN_VARIANTS})
 
 _HALF_WIDTH_KANA_RUN = re.compile("[\uff61-\uff9f]+")
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
+PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 # Full-width katakana (incl. ー ・ ヽ ヾ) and spaces between family and given name.
 _KATAKANA = re.compile("[\u30a1-\u30fa\u30fb\u30fc\u30fd\u30fe\u3000 ]+")
 
@@ -136,4 +136,4 @@ def normalize_katakana(text: str) -> str:
 def has_private_use(text: str) -> bool:
     """Return whether ``text`` holds a Unicode private-use character (外字)."""
     # Every private-use code point sorts at or above U+E000: skip the regex for plain text.
-    return bool(text) and max(text) >= "\ue000" and _PRIVATE_USE.search(text) is not None
+    return bool(text) and max(text) >= "\ue000" and PRIVATE_USE.search(text) is not None

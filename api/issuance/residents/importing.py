@@ -109,7 +109,7 @@ CREATE TEMP TABLE {STAGING_TABLE} (
 _COLUMN_LIST = ", ".join(CARD_COLUMNS)
 _STAGED = ", ".join(f"s.{column}" for column in CARD_COLUMNS)
 _STORED = ", ".join(f"r.{column}" for column in CARD_COLUMNS)
-# Rows seen twice across worker shares (each worker checks only its own share).
+# Rows with the same reservation ID (the block reader leaves this check to the database).
 _DUPLICATES = f"""
 SELECT * FROM {STAGING_TABLE}
 WHERE reservation_id IN (
@@ -300,18 +300,19 @@ def _duplicate_findings(rows: list[Any]) -> tuple[list[Problem], list[Problem], 
     return problems, warnings, drop
 
 
-async def _cross_checks(driver: Any, parts: int) -> tuple[list[Problem], list[Problem]]:
-    """Checks that need the whole file: duplicates across shares, application IDs."""
+async def _cross_checks(driver: Any) -> tuple[list[Problem], list[Problem]]:
+    """Checks that need the whole file: the same reservation ID twice, application IDs.
+
+    The block reader leaves duplicates to this check (a large file is read in parts).
+    """
     problems: list[Problem] = []
-    warnings: list[Problem] = []
-    if parts > 1:
-        duplicates, warnings, drop = _duplicate_findings(await driver.fetch(_DUPLICATES))
-        problems.extend(duplicates)
-        if drop:
-            await driver.execute(
-                f"DELETE FROM {STAGING_TABLE} WHERE line = ANY($1::int[])",  # noqa: S608
-                drop,
-            )
+    duplicates, warnings, drop = _duplicate_findings(await driver.fetch(_DUPLICATES))
+    problems.extend(duplicates)
+    if drop:
+        await driver.execute(
+            f"DELETE FROM {STAGING_TABLE} WHERE line = ANY($1::int[])",  # noqa: S608
+            drop,
+        )
     problems.extend(
         Problem(
             code="row.application_id_duplicate",
@@ -505,7 +506,7 @@ async def import_card_list(
         summary = loader.summary
         problems = list(summary.problems)
         warnings = list(summary.warnings)
-        found, noted = await _cross_checks(driver, summary.parts)
+        found, noted = await _cross_checks(driver)
         problems.extend(found)
         warnings.extend(noted)
         timer.step("whole-file checks")

@@ -24,12 +24,17 @@ from typing import Any, BinaryIO, Final
 
 import msgspec
 
-from sync_format.csv import CardListProfile, CardListRow, Problem, iter_card_list
+from sync_format.csv import CardListProfile, Problem
+from sync_format.csv.card_list_blocks import (
+    CardListBlock,
+    CardListBlockStream,
+    iter_card_list_blocks,
+)
 from sync_format.csv.problems import ProblemCode
 from sync_format.csv.profile import default_profile
 from sync_format.csv.source import SNIFF_SIZE, EncodingError, Source, detect_encoding
 
-# Columns of the staging table, in the order copy_line writes them.
+# Columns of the staging table, in the order copy_text writes them.
 STAGED_COLUMNS: Final = (
     "line",
     "reservation_id",
@@ -47,13 +52,17 @@ STAGED_COLUMNS: Final = (
     "card_expiry",
     "has_gaiji",
 )
-BATCH_ROWS: Final = 4_000
 # Below this size a file is parsed in the calling process: starting workers costs ~0.3 s.
 PARALLEL_MINIMUM_BYTES: Final = 8 << 20
 _SCAN_BLOCK: Final = 16 << 20
 _NEEDS_ESCAPE: Final = re.compile(r"[\\\t\n\r]")
 _ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _BOOLEAN: Final = {True: "t", False: "f"}
+_NULL: Final = "\\N"
+# Positions in CARD_LIST_FIELDS: free text (may need escaping), booleans, "" meaning NULL.
+_TEXT_POSITIONS: Final = frozenset({3, 4, 8, 9})
+_BOOLEAN_POSITIONS: Final = frozenset({10, 11})
+_NULLABLE_POSITIONS: Final = frozenset({9, 12})
 _LINE_IN_REASON: Final = re.compile(r"line (\d+)")
 _ROWS: Final = b"R"
 _DONE: Final = b"S"
@@ -63,22 +72,25 @@ def _escaped(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def copy_line(row: CardListRow, line_offset: int = 0) -> str:
-    """Return one row as a line of PostgreSQL COPY text (tab-separated; NULL is backslash-N).
+def copy_text(block: CardListBlock, line_offset: int = 0) -> bytes:
+    """Return a block of rows as PostgreSQL COPY text (tab-separated; NULL is backslash-N).
 
-    ``line_offset`` turns a worker's line numbers into the file's.
+    Columns are ``STAGED_COLUMNS``; ``line_offset`` turns a worker's line numbers into the
+    file's. Built a column at a time, like the block itself.
     """
-    name, kana, address, extra = row.name, row.name_kana, row.address, row.address_extra
-    if _NEEDS_ESCAPE.search(f"{name}{address}{extra}"):
-        # A quoted cell may hold line breaks; COPY text needs them escaped.
-        name, address, extra = _escaped(name), _escaped(address), _escaped(extra)
-    expiry = row.card_expiry.isoformat() if row.card_expiry is not None else "\\N"
-    return (
-        f"{row.line + line_offset}\t{row.reservation_id}\t{row.application_id}\t{row.shipment_no}\t"
-        f"{name}\t{kana}\t{row.birth_date.isoformat()}\t{row.sex.value}\t{row.postal_code}\t"
-        f"{address}\t{extra or chr(92) + 'N'}\t{_BOOLEAN[row.certificate_signature]}\t"
-        f"{_BOOLEAN[row.certificate_authentication]}\t{expiry}\t{_BOOLEAN[row.has_gaiji]}\n"
-    )
+    columns: list[list[str]] = [[str(line + line_offset) for line in block.lines]]
+    for position, values in enumerate(block.columns):
+        written: list[str] = values
+        if position in _BOOLEAN_POSITIONS:
+            written = list(map(_BOOLEAN.__getitem__, values))
+        elif position in _TEXT_POSITIONS and _NEEDS_ESCAPE.search("".join(values)):
+            # A quoted cell may hold a line break or a tab; COPY text needs them escaped.
+            written = [_escaped(value) for value in values]
+        if position in _NULLABLE_POSITIONS:
+            written = [value or _NULL for value in written]
+        columns.append(written)
+    columns.append(list(map(_BOOLEAN.__getitem__, block.has_gaiji)))
+    return ("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n").encode()
 
 
 class ParseSummary(msgspec.Struct, kw_only=True):
@@ -91,15 +103,9 @@ class ParseSummary(msgspec.Struct, kw_only=True):
     parts: int = 1
 
 
-def _copy_batches(rows: Iterator[CardListRow], line_offset: int = 0) -> Iterator[bytes]:
-    lines: list[str] = []
-    for row in rows:
-        lines.append(copy_line(row, line_offset))
-        if len(lines) >= BATCH_ROWS:
-            yield "".join(lines).encode()
-            lines.clear()
-    if lines:
-        yield "".join(lines).encode()
+def _copy_batches(stream: CardListBlockStream, line_offset: int = 0) -> Iterator[bytes]:
+    for block in stream.blocks():
+        yield copy_text(block, line_offset)
 
 
 class _RangeReader(io.RawIOBase):
@@ -161,8 +167,8 @@ def parse_part(path: str, part: Part, profile: CardListProfile, output: BinaryIO
     offset = part.first_line - header_lines - 1
     try:
         with contextlib.closing(_RangeReader(path, part.header, part.start, part.end)) as raw:
-            stream = iter_card_list(io.BufferedReader(raw, 1 << 20), profile)
-            for batch in _copy_batches(iter(stream), offset):
+            stream = iter_card_list_blocks(io.BufferedReader(raw, 1 << 20), profile)
+            for batch in _copy_batches(stream, offset):
                 output.write(_frame(_ROWS, batch))
         skip = header_lines if part.header else 0
         warnings = [
@@ -305,8 +311,8 @@ class CardListLoader:
         return self._serial()
 
     async def _serial(self) -> AsyncIterator[bytes]:
-        stream = iter_card_list(self.source, self.profile)
-        for batch in _copy_batches(iter(stream)):
+        stream = iter_card_list_blocks(self.source, self.profile)
+        for batch in _copy_batches(stream):
             yield batch
         self.summary = ParseSummary(
             problems=list(stream.problems),

@@ -1,0 +1,185 @@
+"""The block reader (bulk import) agrees with the row reader on every row and every problem."""
+
+# Full-width and look-alike characters are the input these tests are about.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.issuance.demo_data import write_demo_card_list
+from sync_format.csv import card_list_blocks
+from sync_format.csv.card_list import CardListStream, _build_parsers
+from sync_format.csv.card_list_blocks import iter_card_list_blocks
+from sync_format.csv.columns import CANONICAL_CELLS
+from sync_format.csv.profile import default_profile
+from tests.unit.sync_format.csv.conftest import build_card_list
+
+
+def row_reader(source: Any) -> tuple[list[tuple[Any, ...]], CardListStream]:
+    stream = CardListStream(source)
+    rows = [
+        (
+            row.line,
+            row.reservation_id,
+            row.application_id,
+            row.shipment_no,
+            row.name,
+            row.name_kana,
+            row.birth_date.isoformat(),
+            row.sex.value,
+            row.postal_code,
+            row.address,
+            row.address_extra,
+            row.certificate_signature,
+            row.certificate_authentication,
+            row.card_expiry.isoformat() if row.card_expiry else "",
+            row.has_gaiji,
+        )
+        for row in stream
+    ]
+    return rows, stream
+
+
+def block_reader(source: Any) -> tuple[list[tuple[Any, ...]], CardListStream]:
+    stream = iter_card_list_blocks(source)
+    rows: list[tuple[Any, ...]] = []
+    for block in stream.blocks():
+        rows.extend(zip(block.lines, *block.columns, block.has_gaiji, strict=True))
+    return rows, stream
+
+
+def assert_same(source: Any) -> list[tuple[Any, ...]]:
+    expected, by_row = row_reader(io.BytesIO(source) if isinstance(source, bytes) else source)
+    found, by_block = block_reader(io.BytesIO(source) if isinstance(source, bytes) else source)
+    assert found == expected
+    assert by_block.problems == by_row.problems
+    assert by_block.warnings == by_row.warnings
+    assert by_block.rows_read == by_row.rows_read
+    assert by_block.encoding == by_row.encoding
+    return found
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of a few rows, so files cross many block boundaries."""
+    monkeypatch.setattr(card_list_blocks, "BLOCK_CHARACTERS", 700)
+
+
+@pytest.mark.parametrize("name", ["card-list-cp932.csv", "card-list-utf8-bom.csv"])
+def test_block_reader_reads_the_samples_like_the_row_reader(data_dir: Path, name: str) -> None:
+    assert len(assert_same(data_dir / name)) == 20
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8-sig"])
+def test_block_reader_reads_a_demo_list_in_every_date_form_like_the_row_reader(
+    tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "demo.csv"
+    write_demo_card_list(path, 2000, seed=3, encoding=encoding)
+    assert len(assert_same(path)) == 2000
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_block_reader_reports_bad_rows_blank_lines_and_quoting_like_the_row_reader() -> None:
+    rows = [
+        {},
+        {"製造管理番号": "Ａ１Ｂ－１２３４５７", "氏名カナ": "ﾐﾎﾝ ﾀﾛｳ"},  # normalised
+        {"製造管理番号": "A1B-12345", "生年月日": "1985-02-30"},  # two bad cells
+        {"製造管理番号": "A1B-123459", "住所": "見本町\n2丁目, 3号"},  # quoted, two lines
+        {"製造管理番号": "A1B-123460", "氏名": " 見本\u3000太郎 ", "性別": "女"},
+        {"製造管理番号": "A1B-123461", "氏名": "見本\ue000郎"},  # 外字
+        {"製造管理番号": "A1B-123462", "方書": "a\tb\\c"},
+        {"製造管理番号": "A1B-123463", "性別": "3", "署名用電子証明書": "?"},
+    ]
+    data = build_card_list(rows, newline="\n")
+    data = data.replace(b"\nA1B-123460", b"\n\n\nA1B-123460")  # blank lines
+    data += b"A1B-123464,too,few\n"
+    found = assert_same(data)
+    assert [row[0] for row in found] == [2, 3, 5, 9, 10, 11]
+
+
+def test_block_reader_reports_a_header_only_and_an_empty_file_like_the_row_reader() -> None:
+    assert assert_same(build_card_list([])) == []
+    assert assert_same(b"") == []
+    assert assert_same(b"\xff\xfe\x00\x00") == []
+
+
+_VARIANTS = {
+    "製造管理番号": ["A1B-{n:06d}", "a1b{n:06d}", "Ａ１Ｂ－{n:06d}", "A1B-{n:05d}", ""],
+    "申請書ID": [
+        "0012345678901234567{n:04d}",
+        "００１２３４５６７８９０１２３４５６７８９{n:04d}",
+        "12",
+    ],
+    "発送番号": ["9012345678123", "ab12", "12-34", ""],
+    "氏名": ["見本\u3000太郎", " 見本 ", "ﾐﾎﾝ", "見\ue001本", "", "a,b", 'say "hi"'],
+    "氏名カナ": ["ミホン\u3000タロウ", "ﾐﾎﾝ ﾀﾛｳ", "みほん", " ミホン", ""],
+    "生年月日": [
+        "1985-02-14",
+        "1985/2/14",
+        "昭和60年2月14日",
+        "S60.02.14",
+        "3600214",
+        "1985-02-30",
+    ],
+    "性別": ["1", "2", "男", "女", "Ｆ", "3", ""],
+    "郵便番号": ["000-0001", "0000001", "000－0001", "12"],
+    "住所": ["見本県デモ市1-2-3", "見本町\r\n2丁目", "", "\t見本"],
+    "方書": ["", "17階", "ﾋﾞﾙ", " "],
+    "署名用電子証明書": ["有", "無", "", "?"],
+    "利用者証明用電子証明書": ["有", "無", " "],
+    "カード有効期限": ["2035-02-14", "", "令和17年2月14日", "2035-13-01"],
+}
+
+
+@st.composite
+def card_lists(draw: st.DrawFn) -> bytes:
+    count = draw(st.integers(min_value=0, max_value=12))
+    rows = []
+    for number in range(count):
+        row = {
+            header: draw(st.sampled_from(values)).format(n=number)
+            for header, values in _VARIANTS.items()
+        }
+        rows.append(row)
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    data = build_card_list(rows, newline=newline)
+    if draw(st.booleans()):
+        data = data.replace(newline.encode(), (newline * 2).encode(), 1)
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=card_lists(), block=st.sampled_from([64, 300, 1 << 20]))
+def test_block_reader_agrees_with_the_row_reader_on_any_mix_of_cells(
+    data: bytes, block: int
+) -> None:
+    original = card_list_blocks.BLOCK_CHARACTERS
+    card_list_blocks.BLOCK_CHARACTERS = block
+    try:
+        assert_same(data)
+    finally:
+        card_list_blocks.BLOCK_CHARACTERS = original
+
+
+_PARSERS = _build_parsers(default_profile())
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), field=st.sampled_from(sorted(CANONICAL_CELLS)))
+def test_every_string_of_a_canonical_pattern_is_a_fixed_point_of_its_parser(
+    data: st.DataObject, field: str
+) -> None:
+    text = data.draw(st.from_regex(f"\\A(?:{CANONICAL_CELLS[field]})\\Z"))
+    text = text.removesuffix("\n")
+    if re.fullmatch(CANONICAL_CELLS[field], text):
+        assert _PARSERS[field](text) == text
