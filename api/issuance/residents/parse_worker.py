@@ -6,6 +6,7 @@ Reads its task (JSON) from the command line and writes framed COPY text to stdou
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import msgspec
@@ -15,6 +16,10 @@ from api.issuance.residents.loading import WorkerTask, parse_part
 
 def main() -> None:
     """Parse the share named on the command line into stdout."""
+    # A short-lived process that allocates millions of small lists and strings and makes
+    # no reference cycles worth collecting: the cyclic collector only costs time here
+    # (~15% of parsing).
+    gc.disable()
     task = msgspec.json.decode(sys.argv[1], type=WorkerTask)
     parse_part(task.path, task.part, task.profile, sys.stdout.buffer)
 
