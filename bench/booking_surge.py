@@ -22,15 +22,16 @@ the route it stands for, through an asyncpg pool of the server's total request-p
 size (2 x 16) from ``--connections`` tasks, one connection per step, no HTTP. The SQL is
 the app's own statements (compiled from the same SQLAlchemy ``text()`` constants):
 
-- login = the route's transaction {client rate-limit upsert (``login_throttles``) +
-  eligibility/lockout look-up} + HMAC verifier comparison; success queues an access-log
-  row to a batching writer (as the app does); a failure would count the lockout, the
-  failure rate and write its access-log row durably before answering (as the app does);
-  then the login answer's booking look-up;
-- day view = the availability query of ``places/availability.py``;
-- booking = every household member's password attempt (as login, each attempt), then one
-  transaction {slot read, location rules read, members' eligibility rows ``FOR SHARE``,
-  lock-free "already full" check, the one-statement take-seats-and-insert}, committed.
+- login = as the route does it, in autocommit: one statement {client rate-limit upsert
+  (``login_throttles``) + eligibility/lockout look-up + the login answer's booking} + HMAC
+  verifier comparison; success queues an access-log row to a batching writer (as the app
+  does); a failure would count the lockout and the failure rate (each statement atomic on
+  its own) and write its access-log row durably before answering (as the app does);
+- day view = the availability query of ``places/availability.py`` (autocommit, as the app);
+- booking = every household member's password attempt (one transaction each, committed),
+  then one transaction {slot, location rules and members' eligibility rows ``FOR SHARE``
+  in one statement, lock-free "already full" check, the one-statement
+  take-seats-and-insert}, committed.
 
 Reports successful bookings per second (median of runs), latency p50/p95/p99 per request
 (and per kind), refusals by kind, overbookings and 5xx answers (both must be 0), and the
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -65,7 +67,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import uvloop
 from advanced_alchemy.alembic.commands import AlembicCommands
-from sqlalchemy import ClauseElement, select
+from sqlalchemy import ClauseElement
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from api.core.audit.events import Actor
@@ -86,7 +88,6 @@ from api.reservation.booking.credentials import (
     password_verifier,
 )
 from api.reservation.places import availability as availability_sql
-from api.reservation.places.models import LocationRules
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE = "madoguchi_bench_booking"
@@ -487,13 +488,12 @@ class Sql:
 HIT = Sql(rate_limit._HIT)
 PRUNE = Sql(rate_limit._PRUNE)
 HIT_AND_LOOK_UP = Sql(login_sql._HIT_AND_LOOK_UP)
+HIT_AND_LOOK_UP_WITH_BOOKING = Sql(login_sql._HIT_AND_LOOK_UP_WITH_BOOKING)
 RESET = Sql(login_sql._RESET)
 FAIL = {True: Sql(login_sql._FAIL_KNOWN), False: Sql(login_sql._FAIL_UNKNOWN)}
-BY_MEMBER = Sql(booking_sql._BY_MEMBER)
 SLOT_AND_MEMBERS = Sql(booking_sql._SLOT_AND_MEMBERS)
 BOOK = Sql(booking_sql._BOOK["online"])
 DAY = Sql(availability_sql._DAY)
-RULES = Sql(select(LocationRules).where(LocationRules.location_id == 0))
 ACCESS_LOG = (
     "INSERT INTO access_log (occurred_at, zone, actor, actor_kind, terminal, client_address,"
     " method, route, resource_ids, outcome, status, duration_ms, request_id, detail)"
@@ -558,20 +558,25 @@ class DirectClient:
         password: str,
         address: str,
         route: str,
-        then: Callable[[], Awaitable[object]] | None = None,
+        *,
+        login: bool,
     ) -> str | None:
         """``check_password`` + commit + the access log, as ``attempt_login`` does them.
 
-        ``then`` runs in the attempt's transaction after a success (the login route's
-        booking look-up for its answer).
+        A login (``login=True``), as the login route does it: each statement commits on its
+        own (autocommit) and the look-up also reads the answer's booking. A household
+        member's attempt in a booking: one transaction, committed.
         """
         now = dt.datetime.now(dt.UTC)
-        async with connection.transaction():
+        look_up = HIT_AND_LOOK_UP_WITH_BOOKING if login else HIT_AND_LOOK_UP
+        async with contextlib.AsyncExitStack() as stack:
+            if not login:
+                await stack.enter_async_context(connection.transaction())
             if secrets.randbelow(500) == 0:
                 await connection.execute(PRUNE.text)
             row = await connection.fetchrow(
-                HIT_AND_LOOK_UP.text,
-                *HIT_AND_LOOK_UP.args(rid=rid, key=rate_limit.client_key(address), window=60),
+                look_up.text,
+                *look_up.args(rid=rid, key=rate_limit.client_key(address), window=60),
             )
             outcome = "login_succeeded"
             if row["hits"] > LOGIN_RATE_LIMIT:
@@ -581,8 +586,6 @@ class DirectClient:
             elif password_matches(PASSWORD_KEY, rid, password, row["password_verifier"]):
                 if row["failed_logins"] or row["locked_until"] is not None:
                     await connection.execute(RESET.text, *RESET.args(rid=rid))
-                if then is not None:
-                    await then()
             else:
                 known = row["password_verifier"] is not None
                 limits = {"threshold": LOCKOUT_THRESHOLD, "minutes": LOCKOUT_MINUTES}
@@ -600,19 +603,13 @@ class DirectClient:
 
     async def login(self, resident: Resident) -> str | None:
         async with self.pool.acquire() as connection:
-
-            async def booking() -> object:  # the login answer carries the booking, if any
-                return await connection.fetchrow(
-                    BY_MEMBER.text, *BY_MEMBER.args(rid=resident.reservation_id)
-                )
-
             return await self.password_attempt(
                 connection,
                 resident.reservation_id,
                 resident.password,
                 resident.address,
                 "/api/resident/login",
-                booking,
+                login=True,
             )
 
     async def day(self, _: Resident, day: dt.date) -> list[Slot]:
@@ -635,7 +632,11 @@ class DirectClient:
             ids = [resident.reservation_id]
             if resident.member:  # the member's password attempt commits on its own
                 refusal = await self.password_attempt(
-                    connection, *resident.member, resident.address, "/api/resident/booking"
+                    connection,
+                    *resident.member,
+                    resident.address,
+                    "/api/resident/booking",
+                    login=False,
                 )
                 if refusal is not None:
                     return "member_" + refusal
@@ -645,7 +646,6 @@ class DirectClient:
                     SLOT_AND_MEMBERS.text,
                     *SLOT_AND_MEMBERS.args(slot_id=slot_id, ids=sorted(ids)),
                 )
-                await connection.fetchrow(RULES.text, rows[0]["location_id"])
                 if rows[0]["online_free"] < len(ids):
                     return "slot_full"  # the transaction rolls back, as the app's does
                 taken = await connection.fetchrow(

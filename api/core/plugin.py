@@ -5,6 +5,8 @@ One plugin registers it, so the two apps differ only in what they add.
 
 from __future__ import annotations
 
+import gc
+
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Router
 from litestar.config.app import AppConfig
@@ -19,7 +21,7 @@ from api.core.errors import exception_handlers
 from api.core.health import HealthController
 from api.core.identity.guards import AUTHENTICATED
 from api.core.identity.plugin import IdentityPlugin
-from api.core.logging import configure_logging, request_log_middleware
+from api.core.logging import configure_logging, request_log_middleware, request_logger
 from api.core.settings import ZoneSettings
 from api.core.tables import CoreTables
 
@@ -31,7 +33,15 @@ def _log_every_request(app: Litestar) -> None:
     # Litestar middleware runs only for matched routes; wrapping the app's ASGI handler
     # logs (and gives a request id to) every request, 404s and refusals included.
     if not getattr(app.asgi_handler, "logs_requests", False):
-        app.asgi_handler = request_log_middleware(app.asgi_handler)
+        settings: ZoneSettings = app.state["settings"]
+        app.asgi_handler = request_log_middleware(app.asgi_handler, request_logger(settings))
+
+
+def _freeze_startup_objects(_: Litestar) -> None:
+    # Everything made so far (modules, routes, signature models, mappers) lives as long as
+    # the process: moved out of the collector's generations, the full collections that
+    # the requests' allocations trigger no longer walk it each time.
+    gc.freeze()
 
 
 class CorePlugin(InitPluginProtocol):
@@ -81,6 +91,7 @@ class CorePlugin(InitPluginProtocol):
         app_config.route_handlers.append(HealthController)
         app_config.exception_handlers = {**exception_handlers, **app_config.exception_handlers}
         app_config.on_startup.append(_log_every_request)
+        app_config.on_startup.append(_freeze_startup_objects)
         app_config.dependencies["zone_name"] = Provide(lambda: zone, sync_to_thread=False)
         app_config.state["settings"] = self.settings
         app_config.state["tables"] = self.tables

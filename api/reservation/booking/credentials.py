@@ -6,6 +6,7 @@ verifier and compared in constant time; see DESIGN "Security" for what else guar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -76,9 +77,11 @@ class ResidentSession(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: int  # POSIX seconds
 
 
+@functools.lru_cache(maxsize=4)
 def _session_key(secret_key: str) -> bytes:
     # A key of its own, derived from the zone's secret, so a token is never a valid CSRF
-    # token or cookie signature, nor the other way round.
+    # token or cookie signature, nor the other way round. Derived once per secret (cached),
+    # not for every token issued or read.
     return hmac.new(secret_key.encode(), _SESSION_CONTEXT, hashlib.sha256).digest()
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from litestar import Request
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
@@ -28,6 +28,8 @@ from api.reservation.booking.refusals import (
     MemberLoginFailed,
     RateLimited,
 )
+from api.reservation.booking.schemas import BookingView
+from api.reservation.booking.services import ACTIVE_BOOKING_VIEW, view_of
 from sync_format.csv.normalize import normalize_reservation_id
 from sync_format.csv.problems import CellError
 
@@ -48,6 +50,8 @@ class PasswordCheck(msgspec.Struct, frozen=True, kw_only=True):
     reservation_id: str  # canonical when well-formed, else what was typed (cut short)
     session_generation: int = 0
     locked_until: dt.datetime | None = None
+    # The ID's active booking, when asked for (``with_booking``) and the password was right.
+    booking: BookingView | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -56,28 +60,42 @@ class PasswordCheck(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # One round trip whether or not the ID exists, so the timing does not tell.
-_LOOK_UP = text(
-    """
-    SELECT e.password_verifier, e.failed_logins, e.session_generation,
-           coalesce(e.locked_until, u.locked_until) AS locked_until
+_LOOK_UP_COLUMNS: Final = """
+    e.password_verifier, e.failed_logins, e.session_generation,
+    coalesce(e.locked_until, u.locked_until) AS locked_until
+"""
+_FROM_ID: Final = """
     FROM (SELECT CAST(:rid AS varchar) AS rid) AS q
     LEFT JOIN eligibilities AS e ON e.reservation_id = q.rid
     LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid
-    """
-)
+"""
+# The login answer carries the resident's active booking: read in the same statement
+# (its columns are NULL when there is none), and shown only when the password was right.
+_BOOKING_JOIN: Final = f"""
+    LEFT JOIN LATERAL ({ACTIVE_BOOKING_VIEW.format(rid="q.rid")}) AS booking ON true
+"""
+_HIT: Final = f"WITH hit AS ({rate_limit.HIT_SQL}) SELECT (SELECT hits FROM hit) AS hits,"  # noqa: S608
+
+
+def _look_up(*, hit: bool, booking: bool) -> TextClause:
+    # S608: constant fragments only; every value is a bound parameter.
+    return text(
+        (_HIT if hit else "SELECT")
+        + _LOOK_UP_COLUMNS
+        + (", booking.*" if booking else "")
+        + _FROM_ID
+        + (_BOOKING_JOIN if booking else "")
+    )
+
+
+_LOOK_UP = _look_up(hit=False, booking=False)
 # The client's rate-limit count and the look-up in one round trip (the login surge's hot
 # path): the count is taken whatever the outcome, and the look-up's row is only used when
 # the client is under its limit, as if the two were run one after the other.
-_HIT_AND_LOOK_UP = text(
-    f"""
-    WITH hit AS ({rate_limit.HIT_SQL})
-    SELECT (SELECT hits FROM hit) AS hits, e.password_verifier, e.failed_logins,
-           e.session_generation, coalesce(e.locked_until, u.locked_until) AS locked_until
-    FROM (SELECT CAST(:rid AS varchar) AS rid) AS q
-    LEFT JOIN eligibilities AS e ON e.reservation_id = q.rid
-    LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid
-    """  # noqa: S608 - a constant statement; values are bound parameters
-)
+_HIT_AND_LOOK_UP = _look_up(hit=True, booking=False)
+# The same with the login answer's booking: a successful login is one statement.
+_LOOK_UP_WITH_BOOKING = _look_up(hit=False, booking=True)
+_HIT_AND_LOOK_UP_WITH_BOOKING = _look_up(hit=True, booking=True)
 # The lockout in one atomic statement: count the failure and lock at the threshold.
 _FAIL_KNOWN = text(
     """
@@ -129,19 +147,21 @@ async def check_password(
     password: str,
     client_address: str | None,
     now: dt.datetime,
+    with_booking: bool = False,
 ) -> PasswordCheck:
     """Check one password attempt and count it; the caller commits whatever the outcome.
 
     Order: the client's rate limit, then the ID's lockout (a locked ID's password is not
     even compared), then the constant-time comparison. A failure is counted in one atomic
-    update that also locks the ID at the threshold; a success clears the count.
+    update that also locks the ID at the threshold; a success clears the count. With
+    ``with_booking`` the look-up also reads the ID's active booking, returned on success.
     """
     rid = canonical_id(reservation_id)
     if settings.login_rate_limit and client_address:
         await rate_limit.maybe_prune(session)
         row = (
             await session.execute(
-                _HIT_AND_LOOK_UP,
+                _HIT_AND_LOOK_UP_WITH_BOOKING if with_booking else _HIT_AND_LOOK_UP,
                 {
                     "rid": rid,
                     "key": rate_limit.client_key(client_address),
@@ -153,7 +173,8 @@ async def check_password(
             metrics.count_login(Outcome.RATE_LIMITED)
             return PasswordCheck(outcome=Outcome.RATE_LIMITED, reservation_id=rid)
     else:
-        row = (await session.execute(_LOOK_UP, {"rid": rid})).one()
+        statement = _LOOK_UP_WITH_BOOKING if with_booking else _LOOK_UP
+        row = (await session.execute(statement, {"rid": rid})).one()
     if row.locked_until is not None and row.locked_until > now:
         metrics.count_login(Outcome.LOCKED_OUT)
         return PasswordCheck(
@@ -164,7 +185,10 @@ async def check_password(
             await session.execute(_RESET, {"rid": rid})
         metrics.count_login(Outcome.SUCCEEDED)
         return PasswordCheck(
-            outcome=Outcome.SUCCEEDED, reservation_id=rid, session_generation=row.session_generation
+            outcome=Outcome.SUCCEEDED,
+            reservation_id=rid,
+            session_generation=row.session_generation,
+            booking=view_of(row) if with_booking and row.id is not None else None,
         )
     statement = _FAIL_KNOWN if row.password_verifier is not None else _FAIL_UNKNOWN
     locked_until = await session.scalar(
@@ -207,16 +231,15 @@ async def attempt_login(
     password: str,
     *,
     member: bool,
-    commit_success: bool = True,
+    with_booking: bool = False,
 ) -> PasswordCheck:
     """One resident password attempt over HTTP: checked, counted, committed and logged.
 
     The JSON API and the booking site both log residents (and household members) in
     through this function, so every attempt reaches the access log the same way. A failed
     attempt raises its refusal (:func:`refusal_of`) after it is committed and its event is
-    durable. With ``commit_success=False`` a successful attempt's counting is left in the
-    open transaction for the caller to commit with its own read (the login answer's
-    booking), saving a second transaction and connection checkout.
+    durable. ``with_booking`` reads the ID's active booking in the look-up statement (the
+    login answer shows it).
     """
     check = await check_password(
         db_session,
@@ -225,16 +248,15 @@ async def attempt_login(
         password=password,
         client_address=context.client_of(request),
         now=utc_now(),
+        with_booking=with_booking,
     )
     outcome = f"member_{check.outcome.value}" if member else check.outcome.value
+    # Commit now: the counters must stay although a refusal rolls back, and the request's
+    # transaction should not stay open while the access log is written.
+    await db_session.commit()
     if not check.succeeded:
-        # Commit now: the counters must stay although the refusal rolls back, and the
-        # request's transaction should not stay open while the access log is written.
-        await db_session.commit()
         await record(request, outcome, resident(check.reservation_id))
         raise refusal_of(check, member=member)
-    if commit_success:
-        await db_session.commit()
     await record_queued(request, outcome, resident(check.reservation_id))
     return check
 

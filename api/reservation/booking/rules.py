@@ -8,7 +8,7 @@ function read the stored values (see README.md, "Seams").
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -62,6 +62,22 @@ class BookingRules(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULT_RULES = BookingRules()
+
+
+def rules_from(stored: Any | None) -> BookingRules:
+    """The rules a stored ``location_rules`` row (an ORM object or a result row) names.
+
+    ``None`` (no stored rules) gives the defaults.
+    """
+    if stored is None:
+        return DEFAULT_RULES
+    return BookingRules(
+        opens_days_ahead=stored.opens_days_ahead,
+        opens_at=stored.opens_at,
+        closes_hours_before=stored.closes_hours_before,
+        change_hours_before=stored.change_hours_before,
+        household_max=stored.household_max,
+    )
 
 
 async def booking_rules(session: AsyncSession, location_id: int) -> BookingRules:

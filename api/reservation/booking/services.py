@@ -32,7 +32,7 @@ from api.reservation.booking.refusals import (
     SlotFull,
     SlotNotFound,
 )
-from api.reservation.booking.rules import booking_rules
+from api.reservation.booking.rules import booking_rules, rules_from
 from api.reservation.booking.schemas import BookingView
 
 T = TypeVar("T")
@@ -45,11 +45,12 @@ _SLOT = text(
     "SELECT id, location_id, starts_at, ends_at, online_capacity - online_booked AS online_free,"
     " staff_capacity - staff_booked AS staff_free FROM slots WHERE id = :slot_id"
 )
-# A booking's two reads in one round trip: the slot (its columns are NULL when there is no
-# such slot) beside each member's eligibility row, one result row per eligible member (one
-# row without a member when none is). FOR SHARE, in reservation_id order: a concurrent
-# revocation (an UPDATE of the row) waits for this booking to commit, or this booking sees
-# the revocation; bookings never block one another here.
+# A booking's reads in one round trip: the slot and its location's stored rules (their
+# columns are NULL when there is no such slot, or no stored rules) beside each member's
+# eligibility row, one result row per eligible member (one row without a member when none
+# is). FOR SHARE, in reservation_id order: a concurrent revocation (an UPDATE of the row)
+# waits for this booking to commit, or this booking sees the revocation; bookings never
+# block one another here.
 _SLOT_AND_MEMBERS = text(
     """
     WITH m AS (
@@ -64,9 +65,12 @@ _SLOT_AND_MEMBERS = text(
     SELECT s.id, s.location_id, s.starts_at, s.ends_at,
            s.online_capacity - s.online_booked AS online_free,
            s.staff_capacity - s.staff_booked AS staff_free,
+           r.location_id AS rules_location_id, r.opens_days_ahead, r.opens_at,
+           r.closes_hours_before, r.change_hours_before, r.household_max,
            m.reservation_id, m.revoked_at, m.session_generation, m.booked
     FROM (SELECT CAST(:slot_id AS bigint) AS slot_id) AS q
     LEFT JOIN slots AS s ON s.id = q.slot_id
+    LEFT JOIN location_rules AS r ON r.location_id = s.location_id
     LEFT JOIN m ON true
     ORDER BY m.reservation_id
     """
@@ -126,19 +130,18 @@ _VIEW = """
                  ORDER BY m.id) AS members
     FROM bookings AS b JOIN slots AS s ON s.id = b.slot_id
 """
+# The active booking of the reservation ID ``{rid}`` (a bound parameter, or a column of
+# an enclosing query: the login reads it in its look-up statement).
 # S608: the view's text is a constant; values are always bound parameters.
-_BY_MEMBER = text(
+ACTIVE_BOOKING_VIEW: Final = (
     _VIEW  # noqa: S608
     + " WHERE b.id = (SELECT booking_id FROM booking_members "
-    "WHERE active AND reservation_id = :rid) AND b.status <> 'cancelled'"
+    "WHERE active AND reservation_id = {rid}) AND b.status <> 'cancelled'"
 )
+_BY_MEMBER = text(ACTIVE_BOOKING_VIEW.format(rid=":rid"))
 _BY_CODE = text(_VIEW + " WHERE b.confirmation_code = :code")
 # The booking row is locked first: a change and a cancel of one booking take turns.
-_LOCK_BY_MEMBER = text(
-    _VIEW  # noqa: S608
-    + " WHERE b.id = (SELECT booking_id FROM booking_members "
-    "WHERE active AND reservation_id = :rid) AND b.status <> 'cancelled' FOR UPDATE OF b"
-)
+_LOCK_BY_MEMBER = text(ACTIVE_BOOKING_VIEW.format(rid=":rid") + " FOR UPDATE OF b")
 _LOCK_BY_CODE = text(
     _VIEW + " WHERE b.confirmation_code = :code AND b.status <> 'cancelled' FOR UPDATE OF b"
 )
@@ -264,7 +267,7 @@ class BookingEngine:
         if slot.id is None:
             message = "There is no such slot."
             raise SlotNotFound(message, details={"slot_id": booking.slot_id})
-        rules = await booking_rules(self.session, slot.location_id)
+        rules = rules_from(slot if slot.rules_location_id is not None else None)
         seats = len(booking.reservation_ids)
         if seats > rules.household_max or seats != len(set(booking.reservation_ids)):
             message = f"One booking holds up to {rules.household_max} different people."

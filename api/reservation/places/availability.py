@@ -13,7 +13,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.reservation.booking.rules import DEFAULT_RULES
 from api.reservation.places.schemas import (
@@ -116,7 +116,12 @@ async def month_availability(
 
 
 async def day_slots(
-    session: AsyncSession, code: str, day: dt.date, *, tz: ZoneInfo, now: dt.datetime
+    session: AsyncSession | AsyncConnection,
+    code: str,
+    day: dt.date,
+    *,
+    tz: ZoneInfo,
+    now: dt.datetime,
 ) -> DaySlots:
     """The slots of one day at a location, with remaining online places and bookability."""
     lower, upper = _bounds(day, day, tz)
@@ -130,15 +135,17 @@ async def day_slots(
     return DaySlots(
         location_code=code,
         date=day,
+        # Rows unpacked as tuples (in the statement's column order): the page every
+        # resident reloads at opening time builds a dozen of these per request.
         slots=[
             SlotAvailability(
-                slot_id=row.id,
-                starts_at=row.starts_at,
-                ends_at=row.ends_at,
-                remaining_online=row.remaining,
-                bookable=row.bookable,
+                slot_id=slot_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                remaining_online=remaining,
+                bookable=bookable,
             )
-            for row in rows
-            if row.id is not None
+            for slot_id, starts_at, ends_at, remaining, bookable in rows
+            if slot_id is not None
         ],
     )

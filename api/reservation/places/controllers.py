@@ -11,8 +11,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK
 from litestar.types import ControllerRouterHandler
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from api.core.autocommit import autocommit
 from api.reservation.places.availability import day_slots, month_availability
 from api.reservation.places.schemas import (
     ClosedDayInput,
@@ -97,18 +98,27 @@ class AvailabilityController(Controller):
     ) -> MonthAvailability:
         """A month of days with remaining online places (``month=YYYY-MM``)."""
         year, number = (int(part) for part in month.split("-"))
+        await autocommit(db_session)  # one read: no BEGIN and COMMIT round trips
         return await month_availability(db_session, code, year, number, tz=clock.tz, now=clock.now)
 
     @get("/{code:str}/days/{day:date}", opt=PUBLIC)
     async def day(
         self,
-        db_session: NamedDependency[AsyncSession],
-        clock: NamedDependency[Clock],
+        state: State,
+        db_engine: NamedDependency[AsyncEngine],
         code: FromPath[str],
         day: FromPath[dt.date],
     ) -> DaySlots:
         """The slots of a day with remaining online places and whether they can be booked."""
-        return await day_slots(db_session, code, day, tz=clock.tz, now=clock.now)
+        # The page every resident reloads at opening time is one read, so it takes a
+        # connection of its own in autocommit (no BEGIN and COMMIT round trips) instead of
+        # the request's ORM session and its commit and close at the response. The clock is
+        # made here, not injected: with one dependency Litestar needs no anyio task group
+        # (two or more of one level get a task each, costlier than the work).
+        clock = provide_clock(state)
+        async with db_engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await day_slots(connection, code, day, tz=clock.tz, now=clock.now)
 
 
 class PlacesSettingsController(Controller):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.reservation.booking.rules import DEFAULT_RULES, BookingRules
+from api.reservation.booking.rules import BookingRules, rules_from
 from api.reservation.places.models import LocationRules
 
 
@@ -18,12 +18,4 @@ async def stored_booking_rules(session: AsyncSession, location_id: int) -> Booki
     rules = await session.scalar(
         select(LocationRules).where(LocationRules.location_id == location_id)
     )
-    if rules is None:
-        return DEFAULT_RULES
-    return BookingRules(
-        opens_days_ahead=rules.opens_days_ahead,
-        opens_at=rules.opens_at,
-        closes_hours_before=rules.closes_hours_before,
-        change_hours_before=rules.change_hours_before,
-        household_max=rules.household_max,
-    )
+    return rules_from(rules)
