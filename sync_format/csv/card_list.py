@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
 import msgspec
 
@@ -84,6 +84,7 @@ class CardListResult(msgspec.Struct, kw_only=True):
 
 
 Parser = Callable[[str], Any]
+_Item = TypeVar("_Item")
 _FINGERPRINT_MASK = (1 << 48) - 1
 _LINE_MASK = (1 << 32) - 1
 _ABSENT = sys.maxsize  # position of a field the file does not have: always reads as ""
@@ -190,13 +191,17 @@ class CardListStream:
         return not self.problems
 
     def __iter__(self) -> Iterator[CardListRow]:
+        return self._read(lambda text: self._rows(iter_records(text)))
+
+    def _read(self, body: Callable[[TextIO], Iterator[_Item]]) -> Iterator[_Item]:
+        """Open the source and run ``body`` on its text; empty or undecodable is a problem."""
         try:
             with open_text(self.source, self.profile.encoding) as (text, encoding):
                 self.encoding = encoding
                 if text is None:
                     self._file_problem(ProblemCode.EMPTY_FILE, "the file is empty (no header row)")
                     return
-                yield from self._rows(iter_records(text))
+                yield from body(text)
         except EncodingError as error:
             self.problems.append(error.problem)
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator, Sequence
-from typing import Any, Final, TextIO
+from typing import Any, BinaryIO, Final
 
 import msgspec
 
@@ -27,10 +28,9 @@ from sync_format.csv.columns import SEPARATOR, column_checks
 from sync_format.csv.normalize import PRIVATE_USE
 from sync_format.csv.problems import Problem, ProblemCode
 from sync_format.csv.profile import CARD_LIST_FIELDS
-from sync_format.csv.source import EncodingError, open_text
 
-# Characters per block (about 8,000 rows of a typical card list).
-BLOCK_CHARACTERS: Final = 1 << 20
+# Bytes read per block (about 7,000 rows of a typical card list).
+BLOCK_BYTES: Final = 1 << 20
 # Where 氏名, 住所 and 方書 are in CARD_LIST_FIELDS: the fields whose 外字 staff must map.
 _GAIJI_FIELDS: Final = (3, 8, 9)
 
@@ -68,23 +68,88 @@ def _row_values(row: CardListRow) -> list[Any]:
     ]
 
 
-def _records(text: TextIO) -> Iterator[tuple[int, str]]:
-    """Yield ``(first line, text)`` blocks of whole records (a quoted cell may hold LF)."""
+class _Undecodable(Exception):
+    """Bytes of the file are not valid in its encoding; ``line`` is where they are."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _line_ends(data: bytes | str, end: int | None = None) -> int:
+    """How many lines end in ``data[:end]`` (LF, CRLF and a lone CR each end one)."""
+    part = data[:end] if end is not None else data
+    if isinstance(part, bytes):
+        return part.count(b"\n") + part.count(b"\r") - part.count(b"\r\n")
+    return part.count("\n") + part.count("\r") - part.count("\r\n")
+
+
+def _after_line_end(data: bytes, end: int) -> int:
+    """Just past the last line end before ``end`` that does not split a CRLF; 0 if none."""
+    feed = data.rfind(b"\n", 0, end)
+    carriage = data.rfind(b"\r", 0, end)
+    if carriage > feed and carriage + 1 < len(data) and data[carriage + 1] != ord("\n"):
+        return carriage + 1  # a lone CR ends the line
+    return feed + 1
+
+
+def _cut(data: bytes) -> int:
+    """Where a block of whole lines and whole quoted cells ends in ``data`` (0: none yet)."""
+    cut = _after_line_end(data, len(data))
+    while cut and data.count(b'"', 0, cut) % 2 == 1:
+        # Inside a quoted cell: cut at an earlier line end, or wait for more bytes.
+        cut = _after_line_end(data, cut - 1)
+    return cut
+
+
+def _decoded(binary: BinaryIO, encoding: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(first line, text)`` blocks of whole records, decoded a block at a time.
+
+    Decoding here (not through a text wrapper) lets an undecodable byte be placed on its
+    exact line: raises ``_Undecodable``. LF and CR are never part of a CP932 or UTF-8
+    multi-byte character, so a block cut after a line end decodes on its own.
+    """
     line = 1
+    pending = b""
+    codec = encoding
     while True:
-        block = text.read(BLOCK_CHARACTERS)
-        if not block:
+        chunk = binary.read(BLOCK_BYTES)
+        data = pending + chunk
+        if not data:
             return
-        block += text.readline()
-        open_quote = block.count('"') % 2 == 1
-        while open_quote:
-            more = text.readline()
-            if not more:
-                break  # the csv module reports the unclosed quote
-            block += more
-            open_quote ^= more.count('"') % 2 == 1
-        yield line, block
-        line += block.count("\n") + block.count("\r") - block.count("\r\n")
+        cut = _cut(data) if chunk else len(data)
+        if cut == 0:
+            pending = data
+            continue
+        block, pending = data[:cut], data[cut:]
+        try:
+            text = block.decode(codec)
+        except UnicodeDecodeError as error:
+            raise _Undecodable(line + _line_ends(block, error.start)) from None
+        codec = "utf-8" if codec == "utf-8-sig" else codec  # the BOM starts the file only
+        yield line, text
+        line += _line_ends(text)
+
+
+def _header_record(text: str) -> tuple[list[str] | None, int, int]:
+    """Find the header: ``(cells or None, its line offset, characters it and blanks take)``."""
+    lines = io.StringIO(text, newline="")
+    offset = consumed = 0
+    while True:
+        record = lines.readline()
+        if not record:
+            return None, offset, consumed
+        consumed += len(record)
+        if record.strip("\r\n"):
+            break
+        offset += 1
+    while record.count('"') % 2 == 1:
+        more = lines.readline()
+        if not more:
+            break
+        record += more
+        consumed += len(more)
+    return next(csv.reader(io.StringIO(record), strict=True), []), offset, consumed
 
 
 class CardListBlockStream(CardListStream):
@@ -95,52 +160,20 @@ class CardListBlockStream(CardListStream):
 
     def blocks(self) -> Iterator[CardListBlock]:
         """Valid rows, a block at a time; bad rows are left out and reported."""
-        try:
-            with open_text(self.source, self.profile.encoding) as (text, encoding):
-                self.encoding = encoding
-                if text is None:
-                    self._file_problem(ProblemCode.EMPTY_FILE, "the file is empty (no header row)")
-                    return
-                yield from self._blocks(text)
-        except EncodingError as error:
-            self.problems.append(error.problem)
+        # The bytes under the text wrapper: nothing has been read through it yet.
+        return self._read(lambda text: self._blocks(text.buffer))
 
-    def _header(self, text: TextIO) -> tuple[list[tuple[str, int, Parser]], int, int] | None:
-        """Read up to the header record; returns ``(plan, width, next line)``."""
-        if not self.profile.header:
-            planned = self._plan(iter(()))
-            return None if planned is None else (*planned, 1)
-        line = 0
-        while True:
-            record = text.readline()
-            line += 1
-            if not record:
-                self._plan(iter(()))  # reports the empty file
-                return None
-            if record.strip("\r\n"):
-                break
-        start = line
-        while record.count('"') % 2 == 1:
-            more = text.readline()
-            if not more:
-                break
-            record += more
-            line += more.count("\n")
-        cells = next(csv.reader(io.StringIO(record), strict=True), [])
-        planned = self._plan(iter([(start, cells)]))
-        return None if planned is None else (*planned, line + 1)
-
-    def _blocks(self, text: TextIO) -> Iterator[CardListBlock]:
+    def _blocks(self, binary: BinaryIO) -> Iterator[CardListBlock]:
         line = 1
         try:
-            header = self._header(text)
-            if header is None:
+            blocks = _decoded(binary, self.encoding)
+            layout = self._layout(blocks)
+            if layout is None:
                 return
-            plan, width, first = header
+            plan, width, first_block = layout
             checks = column_checks(self._parsers)
             data_rows = 0
-            for start, block in _records(text):
-                line = start + first - 1
+            for line, block in itertools.chain(first_block, blocks):
                 rows, lines = _split(block, line)
                 found, blank = self._block(rows, lines, (plan, width), checks, block)
                 data_rows += len(rows) - blank
@@ -152,14 +185,37 @@ class CardListBlockStream(CardListStream):
                 )
             elif data_rows == 0:
                 self._file_problem(ProblemCode.EMPTY_FILE, "the file has no rows")
-        except UnicodeDecodeError:
+        except _Undecodable as error:
             self._file_problem(
                 ProblemCode.UNSUPPORTED_ENCODING,
-                f"unsupported encoding: bytes after line {line} are not valid {self.encoding}",
-                line,
+                f"unsupported encoding: line {error.line} is not valid {self.encoding}",
+                error.line,
             )
         except csv.Error as error:
             self._file_problem(ProblemCode.MALFORMED_CSV, f"broken CSV quoting: {error}", line)
+
+    def _layout(
+        self, blocks: Iterator[tuple[int, str]]
+    ) -> tuple[list[tuple[str, int, Parser]], int, list[tuple[int, str]]] | None:
+        """Map the columns (from the header, if any); returns ``(plan, width, first data)``.
+
+        ``first data`` is what the first block holds after the header.
+        """
+        if not self.profile.header:
+            planned = self._plan(iter(()))
+            return None if planned is None else (*planned, [])
+        for start, text in blocks:
+            cells, offset, consumed = _header_record(text)
+            if cells is None:
+                continue  # only blank lines so far
+            planned = self._plan(iter([(start + offset, cells)]))
+            if planned is None:
+                return None
+            rest = text[consumed:]
+            first = [(start + _line_ends(text[:consumed]), rest)] if rest else []
+            return (*planned, first)
+        self._plan(iter(()))  # reports the empty file
+        return None
 
     def _block(
         self,

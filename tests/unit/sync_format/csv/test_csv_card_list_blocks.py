@@ -17,34 +17,16 @@ from hypothesis import strategies as st
 from api.issuance.demo_data import write_demo_card_list
 from sync_format.csv import card_list_blocks
 from sync_format.csv.card_list import CardListStream, _build_parsers
-from sync_format.csv.card_list_blocks import iter_card_list_blocks
+from sync_format.csv.card_list_blocks import _row_values, iter_card_list_blocks
 from sync_format.csv.columns import CANONICAL_CELLS
 from sync_format.csv.profile import default_profile
+from sync_format.csv.source import SNIFF_SIZE
 from tests.unit.sync_format.csv.conftest import build_card_list
 
 
 def row_reader(source: Any) -> tuple[list[tuple[Any, ...]], CardListStream]:
     stream = CardListStream(source)
-    rows = [
-        (
-            row.line,
-            row.reservation_id,
-            row.application_id,
-            row.shipment_no,
-            row.name,
-            row.name_kana,
-            row.birth_date.isoformat(),
-            row.sex.value,
-            row.postal_code,
-            row.address,
-            row.address_extra,
-            row.certificate_signature,
-            row.certificate_authentication,
-            row.card_expiry.isoformat() if row.card_expiry else "",
-            row.has_gaiji,
-        )
-        for row in stream
-    ]
+    rows = [(row.line, *_row_values(row), row.has_gaiji) for row in stream]
     return rows, stream
 
 
@@ -70,7 +52,7 @@ def assert_same(source: Any) -> list[tuple[Any, ...]]:
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of a few rows, so files cross many block boundaries."""
-    monkeypatch.setattr(card_list_blocks, "BLOCK_CHARACTERS", 700)
+    monkeypatch.setattr(card_list_blocks, "BLOCK_BYTES", 700)
 
 
 @pytest.mark.parametrize("name", ["card-list-cp932.csv", "card-list-utf8-bom.csv"])
@@ -151,7 +133,7 @@ def card_lists(draw: st.DrawFn) -> bytes:
             for header, values in _VARIANTS.items()
         }
         rows.append(row)
-    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     data = build_card_list(rows, newline=newline)
     if draw(st.booleans()):
         data = data.replace(newline.encode(), (newline * 2).encode(), 1)
@@ -163,12 +145,12 @@ def card_lists(draw: st.DrawFn) -> bytes:
 def test_block_reader_agrees_with_the_row_reader_on_any_mix_of_cells(
     data: bytes, block: int
 ) -> None:
-    original = card_list_blocks.BLOCK_CHARACTERS
-    card_list_blocks.BLOCK_CHARACTERS = block
+    original = card_list_blocks.BLOCK_BYTES
+    card_list_blocks.BLOCK_BYTES = block
     try:
         assert_same(data)
     finally:
-        card_list_blocks.BLOCK_CHARACTERS = original
+        card_list_blocks.BLOCK_BYTES = original
 
 
 _PARSERS = _build_parsers(default_profile())
@@ -183,3 +165,26 @@ def test_every_string_of_a_canonical_pattern_is_a_fixed_point_of_its_parser(
     text = text.removesuffix("\n")
     if re.fullmatch(CANONICAL_CELLS[field], text):
         assert _PARSERS[field](text) == text
+
+
+def test_block_reader_names_the_exact_line_of_an_undecodable_byte_past_the_sniffed_part() -> None:
+    rows = [
+        {"製造管理番号": f"A1B-{number:06d}", "申請書ID": f"{number:023d}"}
+        for number in range(20_000)
+    ]
+    data = build_card_list(rows, encoding="cp932")
+    at = data.index(b"A1B-015000")
+    broken = data[:at] + b"\x85\xff" + data[at:]  # not CP932; line 15002 (header is line 1)
+    assert len(broken) > SNIFF_SIZE
+
+    found, by_block = block_reader(io.BytesIO(broken))
+    expected, by_row = row_reader(io.BytesIO(broken))
+
+    assert [(p.code, p.line) for p in by_block.problems] == [("file.unsupported_encoding", 15_002)]
+    assert "line 15002" in by_block.problems[0].reason
+    # The row reader decodes ahead, so it can only say "after" an earlier line.
+    assert by_row.problems[0].code == "file.unsupported_encoding"
+    assert by_row.problems[0].line is not None
+    assert by_row.problems[0].line <= 15_002
+    assert len(found) < 15_000
+    assert len(expected) < 15_000
