@@ -1,8 +1,9 @@
 """Reader of the card list a block of rows at a time, as columns: the bulk import's reader.
 
 ``CardListStream`` parses a row at a time, ~15 µs a row in CPython. This reader cuts the
-text into blocks of whole records, splits a block without quotes with ``str.split`` (a
-block with quotes goes through the csv module), and checks each column at once
+file into blocks of whole records and decodes each itself (so an undecodable byte is
+reported on its own line), splits a block without quotes with ``str.split`` (a block with
+quotes goes through the csv module), and checks each column at once
 (``columns``): canonical cells pass unchanged, codes and dates come from caches of the
 field parsers' own answers, and any row with another cell is parsed by the row parser of
 ``CardListStream``, which reports its problems exactly as the row reader does. So both
