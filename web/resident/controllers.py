@@ -43,7 +43,10 @@ from web.templating import language_of
 # Provided by ResidentSitePlugin; a Protocol and Structs need no validation.
 Port = NamedDependency[SkipValidation[ResidentBookingPort]]
 Site = NamedDependency[SkipValidation[ResidentSiteConfig]]
-Resident = NamedDependency[SkipValidation[Holder | None]]
+# ``holder`` answers "log in first" (a redirect to the login page) for anyone not logged in;
+# ``maybe_holder`` is for the pages that serve both.
+Resident = NamedDependency[SkipValidation[Holder]]
+MaybeResident = NamedDependency[SkipValidation[Holder | None]]
 Context = NamedDependency[SkipValidation[BookingContext]]
 PUBLIC_OPT: Final = {"public": True, "exclude_from_csrf": True}
 
@@ -80,6 +83,15 @@ def _save(request: Request[Any, Any, Any], draft: dict[str, Any]) -> None:
 
 def _login_redirect() -> Redirect:
     return Redirect("/login")
+
+
+class LoginNeeded(Exception):
+    """Raised by the ``holder`` dependency: the page needs a logged-in resident."""
+
+
+def login_needed(_: Request[Any, Any, Any], __: LoginNeeded) -> Redirect:
+    """Send a resident who is not (or no longer) logged in to the login page."""
+    return _login_redirect()
 
 
 def _page(
@@ -120,9 +132,9 @@ class ResidentSiteController(Controller):
     # -- start, language, accessibility ---------------------------------------------------
 
     @get("/", name="resident:start")
-    async def start(self, holder: Resident) -> Redirect:
+    async def start(self, maybe_holder: MaybeResident) -> Redirect:
         """Logged-in residents go to their booking; others to the login page."""
-        return Redirect("/booking" if holder else "/login")
+        return Redirect("/booking" if maybe_holder else "/login")
 
     @get("/lang/{language:str}", name="resident:language")
     async def language(
@@ -201,11 +213,11 @@ class ResidentSiteController(Controller):
 
     @post("/logout", name="resident:logout")
     async def logout(
-        self, request: Request[Any, Any, Any], booking_port: Port, holder: Resident
+        self, request: Request[Any, Any, Any], booking_port: Port, maybe_holder: MaybeResident
     ) -> Redirect:
         """End the session here and every other session of the ID (as the API's logout)."""
-        if holder is not None:
-            await booking_port.logout(holder)
+        if maybe_holder is not None:
+            await booking_port.logout(maybe_holder)
         request.clear_session()
         return Redirect("/login?bye=1")
 
@@ -213,11 +225,12 @@ class ResidentSiteController(Controller):
 
     @get("/book/location", name="resident:location")
     async def location_page(
-        self, request: Request[Any, Any, Any], booking_port: Port, holder: Resident
+        self,
+        request: Request[Any, Any, Any],
+        booking_port: Port,
+        holder: Resident,  # noqa: ARG002 - asked for so that only logged-in residents get here
     ) -> Template | Redirect:
         """Step 1: choose the place."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         return _page(
             "resident/location.html",
@@ -232,11 +245,9 @@ class ResidentSiteController(Controller):
         request: Request[Any, Any, Any],
         data: URLEncodedBody[dict[str, str]],
         booking_port: Port,
-        holder: Resident,
+        holder: Resident,  # noqa: ARG002 - asked for so that only logged-in residents get here
     ) -> Template | Redirect:
         """Remember the place and show its calendar."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         raw = data.get("location", "")
         location = await booking_port.location(int(raw)) if raw.isdigit() else None
@@ -272,8 +283,6 @@ class ResidentSiteController(Controller):
         month: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         """Step 2: a month calendar; each day says free, few, full or closed."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         location = await booking_port.location(draft["location"]) if draft.get("location") else None
         if location is None:
@@ -311,8 +320,6 @@ class ResidentSiteController(Controller):
         day: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         """Step 3: the free times of one day, as a radio group."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         if not draft.get("location"):
             return Redirect("/book/location")
@@ -347,8 +354,6 @@ class ResidentSiteController(Controller):
         holder: Resident,
     ) -> Template | Redirect:
         """Remember the time; a new booking goes on to the household step."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         raw = data.get("slot", "")
         slot = await booking_port.slot(int(raw)) if raw.isdigit() else None
@@ -378,8 +383,6 @@ class ResidentSiteController(Controller):
         self, request: Request[Any, Any, Any], booking_port: Port, holder: Resident
     ) -> Template | Redirect:
         """Step 4: add household members (optional); the place's rules say how many."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         if not draft.get("slot"):
             return Redirect("/book/calendar")
@@ -405,8 +408,6 @@ class ResidentSiteController(Controller):
         The password is checked here, once, as a logged password attempt; the draft keeps
         only the member's ID and when it was verified, never the password.
         """
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         members: list[list[Any]] = list(draft.get("members", []))
         rules = await booking_port.rules(draft.get("location"))
@@ -461,11 +462,11 @@ class ResidentSiteController(Controller):
 
     @get("/book/contact", name="resident:contact")
     async def contact_page(
-        self, request: Request[Any, Any, Any], holder: Resident
+        self,
+        request: Request[Any, Any, Any],
+        holder: Resident,  # noqa: ARG002 - asked for so that only logged-in residents get here
     ) -> Template | Redirect:
         """Step 5: an optional e-mail address for the confirmation."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         if not draft.get("slot"):
             return Redirect("/book/calendar")
@@ -476,11 +477,9 @@ class ResidentSiteController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: URLEncodedBody[dict[str, str]],
-        holder: Resident,
+        holder: Resident,  # noqa: ARG002 - asked for so that only logged-in residents get here
     ) -> Template | Redirect:
         """Remember the e-mail address (or none)."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         email, error = email_error(data.get("email", ""))
         if error is not None:
@@ -500,8 +499,6 @@ class ResidentSiteController(Controller):
         self, request: Request[Any, Any, Any], booking_port: Port, holder: Resident
     ) -> Template | Redirect:
         """Step 6: check everything before booking."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         slot = await booking_port.slot(draft["slot"]) if draft.get("slot") else None
         if slot is None:
@@ -530,8 +527,6 @@ class ResidentSiteController(Controller):
         holder: Resident,
     ) -> Template | Redirect:
         """Book (or change); a time taken meanwhile sends the resident back to the times."""
-        if not holder:
-            return _login_redirect()
         draft = _draft(request)
         if not draft.get("slot"):
             return Redirect("/book/calendar")
@@ -586,8 +581,8 @@ class ResidentSiteController(Controller):
 
     # -- own booking: look up, done, calendar file, change, cancel -------------------------
 
-    async def _own(self, holder: Holder | None, booking_port: Port) -> BookingView | None:
-        return await booking_port.booking_of(holder.reservation_id) if holder else None
+    async def _own(self, holder: Holder, booking_port: Port) -> BookingView | None:
+        return await booking_port.booking_of(holder.reservation_id)
 
     @get("/booking", name="resident:booking")
     async def booking_page(
@@ -598,8 +593,6 @@ class ResidentSiteController(Controller):
     ) -> Template | Redirect:
         """The resident's booking (look up), with change and cancel."""
         booking = await self._own(holder, booking_port)
-        if not holder:
-            return _login_redirect()
         return _page("resident/booking.html", booking=booking, just_booked=False, site=site)
 
     @get("/booking/done", name="resident:done")
@@ -611,8 +604,6 @@ class ResidentSiteController(Controller):
     ) -> Template | Redirect:
         """The booking is made: confirmation code, place, directions, what to bring."""
         booking = await self._own(holder, booking_port)
-        if not holder:
-            return _login_redirect()
         if booking is None:
             return Redirect("/booking")
         return _page("resident/booking.html", booking=booking, just_booked=True, site=site)
@@ -627,8 +618,6 @@ class ResidentSiteController(Controller):
     ) -> Response[bytes] | Redirect:
         """The booking as an iCalendar file for the resident's calendar app."""
         booking = await self._own(holder, booking_port)
-        if not holder:
-            return _login_redirect()
         if booking is None:
             raise NotFoundException
         return Response(
@@ -649,8 +638,6 @@ class ResidentSiteController(Controller):
     ) -> Template | Redirect:
         """Start choosing another place, day or time for the booking."""
         booking = await self._own(holder, booking_port)
-        if not holder:
-            return _login_redirect()
         rules = await booking_port.rules(booking.location.id if booking else None)
         if booking is None:
             return self._problem(Refusal("not_found"), site, rules)
@@ -673,8 +660,6 @@ class ResidentSiteController(Controller):
     ) -> Template | Redirect:
         """Ask before cancelling."""
         booking = await self._own(holder, booking_port)
-        if not holder:
-            return _login_redirect()
         if booking is None:
             return Redirect("/booking")
         return _page("resident/cancel.html", booking=booking, site=site)
@@ -689,8 +674,6 @@ class ResidentSiteController(Controller):
         holder: Resident,
     ) -> Template | Redirect:
         """Cancel the resident's own booking (the code in the form must be theirs)."""
-        if not holder:
-            return _login_redirect()
         booking = await self._own(holder, booking_port)
         try:
             await booking_port.cancel(holder, data.get("confirmation_code", ""))

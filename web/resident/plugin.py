@@ -27,7 +27,12 @@ from api.core.secrets import resolve_secret_key
 from api.core.settings import ZoneSettings
 from api.reservation.booking.config import cached_booking_settings
 from api.reservation.booking.deps import BookingContext, provide_context
-from web.resident.controllers import PUBLIC_OPT, ResidentSiteController
+from web.resident.controllers import (
+    PUBLIC_OPT,
+    LoginNeeded,
+    ResidentSiteController,
+    login_needed,
+)
 from web.resident.engine import EngineBookingPort
 from web.resident.port import Holder, ResidentBookingPort
 from web.resident.session import (
@@ -105,12 +110,20 @@ def resident_site_route_handlers(
     ) -> ResidentBookingPort:
         return port_factory(request, db_session, booking_context)
 
-    async def provide_holder(
+    async def provide_maybe_holder(
         request: Request[Any, Any, Any],
         booking_context: NamedDependency[SkipValidation[BookingContext]],
         booking_port: NamedDependency[SkipValidation[ResidentBookingPort]],
     ) -> Holder | None:
         return await current_holder(request, booking_context, booking_port)
+
+    async def provide_holder(
+        maybe_holder: NamedDependency[SkipValidation[Holder | None]],
+    ) -> Holder:
+        # Every page of the booking flow needs a login: one place answers "log in first".
+        if maybe_holder is None:
+            raise LoginNeeded
+        return maybe_holder
 
     pages = Router(
         path="/",
@@ -126,9 +139,11 @@ def resident_site_route_handlers(
         dependencies={
             "booking_context": Provide(provide_booking_context, sync_to_thread=False),
             "booking_port": Provide(provide_port, sync_to_thread=False),
+            "maybe_holder": Provide(provide_maybe_holder),
             "holder": Provide(provide_holder),
             "site": Provide(lambda: site, sync_to_thread=False, use_cache=True),
         },
+        exception_handlers={LoginNeeded: login_needed},
         include_in_schema=False,
     )
     static = create_static_files_router(
