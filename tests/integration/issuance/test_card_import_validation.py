@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.issuance.models import Resident
 from api.issuance.residents.importing import CardImportRefused, import_card_list
 from api.issuance.residents.models import CardImport
-from tests.integration.issuance.conftest import HEADERS, card_list
+from tests.integration.issuance.conftest import card_list
+from tests.unit.sync_format.csv.conftest import HEADERS
 
 SECOND = {"製造管理番号": "B2C-654321", "申請書ID": "00123456789012345678902"}
 

@@ -13,22 +13,7 @@ import pytest
 
 from sync_format.csv.card_list import Sex, iter_card_list, read_card_list
 from sync_format.csv.problems import ProblemCode
-
-HEADERS = [
-    "製造管理番号",
-    "申請書ID",
-    "発送番号",
-    "氏名",
-    "氏名カナ",
-    "生年月日",
-    "性別",
-    "郵便番号",
-    "住所",
-    "方書",
-    "署名用電子証明書",
-    "利用者証明用電子証明書",
-    "カード有効期限",
-]
+from tests.unit.sync_format.csv.conftest import HEADERS
 
 
 def codes(problems: list) -> list[str]:
