@@ -32,8 +32,8 @@ from sync_format.csv.profile import CARD_LIST_FIELDS
 
 # Bytes read per block (about 7,000 rows of a typical card list).
 BLOCK_BYTES: Final = 1 << 20
-# Where 氏名, 住所 and 方書 are in CARD_LIST_FIELDS: the fields whose 外字 staff must map.
-_GAIJI_FIELDS: Final = (3, 8, 9)
+# 氏名, 住所 and 方書: the fields whose 外字 staff must map.
+_GAIJI_FIELDS: Final = tuple(map(CARD_LIST_FIELDS.index, ("name", "address", "address_extra")))
 
 
 class CardListBlock(msgspec.Struct, gc=False):

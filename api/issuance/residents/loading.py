@@ -31,27 +31,11 @@ from sync_format.csv.card_list_blocks import (
     iter_card_list_blocks,
 )
 from sync_format.csv.problems import ProblemCode
-from sync_format.csv.profile import default_profile
+from sync_format.csv.profile import CARD_LIST_FIELDS, default_profile
 from sync_format.csv.source import SNIFF_SIZE, EncodingError, Source, detect_encoding
 
 # Columns of the staging table, in the order copy_text writes them.
-STAGED_COLUMNS: Final = (
-    "line",
-    "reservation_id",
-    "application_id",
-    "shipment_no",
-    "name",
-    "name_kana",
-    "birth_date",
-    "sex",
-    "postal_code",
-    "address",
-    "address_extra",
-    "certificate_signature",
-    "certificate_authentication",
-    "card_expiry",
-    "has_gaiji",
-)
+STAGED_COLUMNS: Final = ("line", *CARD_LIST_FIELDS, "has_gaiji")
 # Below this size a file is parsed in the calling process: starting workers costs ~0.3 s.
 PARALLEL_MINIMUM_BYTES: Final = 8 << 20
 _SCAN_BLOCK: Final = 16 << 20
@@ -60,9 +44,15 @@ _ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "
 _BOOLEAN: Final = {True: "t", False: "f"}
 _NULL: Final = "\\N"
 # Positions in CARD_LIST_FIELDS: free text (may need escaping), booleans, "" meaning NULL.
-_TEXT_POSITIONS: Final = frozenset({3, 4, 8, 9})
-_BOOLEAN_POSITIONS: Final = frozenset({10, 11})
-_NULLABLE_POSITIONS: Final = frozenset({9, 12})
+_TEXT_POSITIONS: Final = frozenset(
+    map(CARD_LIST_FIELDS.index, ("name", "name_kana", "address", "address_extra"))
+)
+_BOOLEAN_POSITIONS: Final = frozenset(
+    map(CARD_LIST_FIELDS.index, ("certificate_signature", "certificate_authentication"))
+)
+_NULLABLE_POSITIONS: Final = frozenset(
+    map(CARD_LIST_FIELDS.index, ("address_extra", "card_expiry"))
+)
 _LINE_IN_REASON: Final = re.compile(r"line (\d+)")
 _ROWS: Final = b"R"
 _DONE: Final = b"S"
