@@ -22,7 +22,12 @@ from api.core.errors import DomainError
 from api.reservation.booking import metrics
 from api.reservation.booking.credentials import normalize_code
 from api.reservation.booking.deps import BookingContext, utc_now
-from api.reservation.booking.login import attempt_login, end_sessions, session_is_current
+from api.reservation.booking.login import (
+    PasswordCheck,
+    attempt_login,
+    end_sessions,
+    session_is_current,
+)
 from api.reservation.booking.refusals import (
     AlreadyBooked,
     ChangeDeadlinePassed,
@@ -156,17 +161,20 @@ class EngineBookingPort:
 
     async def login(self, credentials: Credentials) -> Holder:
         """The engine's login path (the JSON API's too): counted, logged, committed."""
-        check = await translated(
+        check = await self._attempt(credentials, member=False)
+        return Holder(check.reservation_id, check.session_generation)
+
+    async def _attempt(self, credentials: Credentials, *, member: bool) -> PasswordCheck:
+        return await translated(
             attempt_login(
                 self.request,
                 self.session,
                 self.context,
                 credentials.reservation_id,
                 credentials.password,
-                member=False,
+                member=member,
             )
         )
-        return Holder(check.reservation_id, check.session_generation)
 
     async def is_current(self, holder: Holder) -> bool:
         """Whether no logout ended the holder's session since it began."""
@@ -179,16 +187,7 @@ class EngineBookingPort:
 
     async def check_member(self, credentials: Credentials) -> str:
         """A household member's password attempt, logged as the JSON API logs it."""
-        check = await translated(
-            attempt_login(
-                self.request,
-                self.session,
-                self.context,
-                credentials.reservation_id,
-                credentials.password,
-                member=True,
-            )
-        )
+        check = await self._attempt(credentials, member=True)
         if await self._find(check.reservation_id) is not None:
             raise Refusal("already_booked")
         return check.reservation_id
