@@ -62,13 +62,16 @@ def _escaped(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def copy_text(block: CardListBlock, line_offset: int = 0) -> bytes:
+def copy_text(block: CardListBlock, line_offset: int = 0, *, line_numbers: bool = True) -> bytes:
     """Return a block of rows as PostgreSQL COPY text (tab-separated; NULL is backslash-N).
 
-    Columns are ``STAGED_COLUMNS``; ``line_offset`` turns a worker's line numbers into the
-    file's. Built a column at a time, like the block itself.
+    Columns are ``STAGED_COLUMNS``, or ``STAGED_COLUMNS[1:]`` (no line) without
+    ``line_numbers``; ``line_offset`` turns a worker's line numbers into the file's. Built a
+    column at a time, like the block itself.
     """
-    columns: list[list[str]] = [[str(line + line_offset) for line in block.lines]]
+    columns: list[list[str]] = []
+    if line_numbers:
+        columns.append([str(line + line_offset) for line in block.lines])
     for position, values in enumerate(block.columns):
         written: list[str] = values
         if position in _BOOLEAN_POSITIONS:
@@ -93,9 +96,11 @@ class ParseSummary(msgspec.Struct, kw_only=True):
     parts: int = 1
 
 
-def _copy_batches(stream: CardListBlockStream, line_offset: int = 0) -> Iterator[bytes]:
+def _copy_batches(
+    stream: CardListBlockStream, line_offset: int = 0, *, line_numbers: bool = True
+) -> Iterator[bytes]:
     for block in stream.blocks():
-        yield copy_text(block, line_offset)
+        yield copy_text(block, line_offset, line_numbers=line_numbers)
 
 
 class _RangeReader(io.RawIOBase):
@@ -151,14 +156,21 @@ def _shift(problems: list[Problem], offset: int, header_lines: int) -> list[Prob
     return shifted
 
 
-def parse_part(path: str, part: Part, profile: CardListProfile, output: BinaryIO) -> None:
+def parse_part(
+    path: str,
+    part: Part,
+    profile: CardListProfile,
+    output: BinaryIO,
+    *,
+    line_numbers: bool = True,
+) -> None:
     """Worker: parse one share; write framed COPY text batches, then a ParseSummary."""
     header_lines = part.header.count(b"\n")
     offset = part.first_line - header_lines - 1
     try:
         with contextlib.closing(_RangeReader(path, part.header, part.start, part.end)) as raw:
             stream = iter_card_list_blocks(io.BufferedReader(raw, 1 << 20), profile)
-            for batch in _copy_batches(stream, offset):
+            for batch in _copy_batches(stream, offset, line_numbers=line_numbers):
                 output.write(_frame(_ROWS, batch))
         skip = header_lines if part.header else 0
         warnings = [
@@ -188,6 +200,7 @@ class WorkerTask(msgspec.Struct, frozen=True):
     path: str
     part: Part
     profile: CardListProfile
+    line_numbers: bool = True
 
 
 def _crash(error: BaseException) -> Problem:
@@ -282,11 +295,18 @@ class CardListLoader:
     """Turn a card list into COPY text batches; ``summary`` is complete after the last one."""
 
     def __init__(
-        self, source: Source, profile: CardListProfile | None = None, *, workers: int = 0
+        self,
+        source: Source,
+        profile: CardListProfile | None = None,
+        *,
+        workers: int = 0,
+        line_numbers: bool = True,
     ) -> None:
         self.source = source
         self.profile = profile or default_profile()
         self.workers = workers or default_workers()
+        # Without: rows for residents itself (STAGED_COLUMNS[1:]), not for the staging table.
+        self.line_numbers = line_numbers
         self.summary = ParseSummary(encoding=self.profile.encoding)
 
     def batches(self) -> AsyncIterator[bytes]:
@@ -302,7 +322,7 @@ class CardListLoader:
 
     async def _serial(self) -> AsyncIterator[bytes]:
         stream = iter_card_list_blocks(self.source, self.profile)
-        for batch in _copy_batches(stream):
+        for batch in _copy_batches(stream, line_numbers=self.line_numbers):
             yield batch
         self.summary = ParseSummary(
             problems=list(stream.problems),
@@ -321,7 +341,7 @@ class CardListLoader:
                 sys.executable,
                 "-m",
                 "api.issuance.residents.parse_worker",
-                msgspec.json.encode(WorkerTask(path, part, profile)).decode(),
+                msgspec.json.encode(WorkerTask(path, part, profile, self.line_numbers)).decode(),
                 stdout=asyncio.subprocess.PIPE,
             )
             for part in parts

@@ -21,7 +21,9 @@ def main() -> None:
     # (~15% of parsing).
     gc.disable()
     task = msgspec.json.decode(sys.argv[1], type=WorkerTask)
-    parse_part(task.path, task.part, task.profile, sys.stdout.buffer)
+    parse_part(
+        task.path, task.part, task.profile, sys.stdout.buffer, line_numbers=task.line_numbers
+    )
 
 
 if __name__ == "__main__":
