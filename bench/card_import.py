@@ -232,7 +232,9 @@ def phase(name: str, path: Path, url: str, runs: int, workers: int) -> None:
 def run_phase(name: str, path: Path, url: str, runs: int, workers: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.card_import", "--phase", name, "--runs", str(runs)]
     command += ["--file", str(path), "--url", url, "--workers", str(workers)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    output = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT)
+    if output.returncode:
+        sys.exit(f"phase {name} failed:\n{output.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
 

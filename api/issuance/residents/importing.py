@@ -11,13 +11,13 @@ Speed (see bench/README.md, card_import):
 
 - the import transaction gets ``work_mem`` and ``maintenance_work_mem`` large enough for
   its hash aggregates, joins and index builds (``SET LOCAL``: only this transaction);
-- when an import adds a large share of ``residents`` (the first import of a city's list),
-  the table's secondary indexes and unique constraints are dropped before the load and
-  rebuilt from their catalog definitions after it, in the same transaction: building an
-  index once from sorted input is far cheaper than 1,000,000 random insertions into it.
-  The rebuild re-checks uniqueness, so all-or-nothing still holds. This needs an ACCESS
-  EXCLUSIVE lock on ``residents`` until commit (searches wait for the import); when the
-  lock is not free within ``BULK_LOCK_TIMEOUT`` the import loads with the indexes in place;
+- the first import of a city's list (``residents`` empty) copies the parsed rows straight
+  into ``residents`` (``bulk.load_first_import``): no staging table, comparison or
+  INSERT ... SELECT; it falls back to the staging path whenever that path's answer could
+  differ (a bad row, an ID twice);
+- when an import adds a large share of ``residents``, the table's secondary indexes and
+  unique constraints are dropped before the load and rebuilt after it, in the same
+  transaction (see ``bulk``);
 - the same file again, when that file was the last word on every resident (nothing in
   ``residents`` written or deleted since it was applied), is answered from its earlier
   record without parsing; otherwise it is parsed and compared as any file.
@@ -33,15 +33,22 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any, Final
 
-import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
+from api.issuance.residents.bulk import (
+    FirstLoad,
+    StepTimer,
+    drop_secondary_indexes,
+    load_first_import,
+    lock_residents,
+    recreate_indexes,
+    set_local,
+)
 from api.issuance.residents.loading import STAGED_COLUMNS, CardListLoader
 from api.issuance.residents.models import CardImport
 from sync_format.csv import CardListProfile, Problem, ProblemCode
@@ -57,7 +64,6 @@ CARD_COLUMNS: Final = STAGED_COLUMNS[1:]
 # this many and at least this share of the rows already there.
 BULK_MINIMUM_ROWS: Final = 50_000
 BULK_MINIMUM_SHARE: Final = 0.2
-BULK_LOCK_TIMEOUT: Final = "5s"
 # Memory for this transaction's sorts, hashes (whole-file checks, comparison) and index
 # builds; a 1,000,000-row card list needs ~200 MB to stay off temporary files.
 WORK_MEM: Final = "256MB"
@@ -221,21 +227,6 @@ WHERE d.resident_id = r.id
 """  # noqa: S608
 
 
-# Every index of residents except the primary key, with the constraint it backs (if any);
-# indexes that a foreign key relies on are kept.
-_SECONDARY_INDEXES = """
-SELECT ci.relname AS index_name, pg_get_indexdef(i.indexrelid) AS index_definition,
-    c.conname AS constraint_name, pg_get_constraintdef(c.oid) AS constraint_definition
-FROM pg_index i
-JOIN pg_class ci ON ci.oid = i.indexrelid
-LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
-    AND c.contype IN ('u', 'p', 'x')
-WHERE i.indrelid = 'residents'::regclass AND NOT i.indisprimary
-    AND NOT EXISTS (
-        SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid
-    )
-ORDER BY ci.relname
-"""
 # The latest import that applied this very file with nothing to warn about.
 _SAME_FILE_APPLIED = """
 SELECT id, xmin::text AS xid, encoding, rows, new, changed, unchanged, gaiji
@@ -256,21 +247,15 @@ FROM residents r
 """
 
 
-class _Timer:
-    """Logs how long each step of an import takes (DEBUG), to see where time goes."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    def step(self, name: str) -> None:
-        now = time.perf_counter()
-        logger.debug("card import: %s took %.2f s", name, now - self.started)
-        self.started = now
-
-
 async def _driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's current transaction (for COPY)."""
+    """The asyncpg connection under the session's transaction (for COPY), begun if not yet.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN with its own first statement; statements sent
+    straight to the driver before that would each commit on their own (and the import's
+    advisory lock and SET LOCALs would end with them).
+    """
     connection = await session.connection()
+    await connection.exec_driver_sql("SELECT 1")
     raw = await connection.get_raw_connection()
     return raw.driver_connection
 
@@ -352,13 +337,6 @@ async def _cross_checks(driver: Any) -> tuple[list[Problem], list[Problem]]:
     return problems, warnings
 
 
-async def _set_local(driver: Any, name: str, value: str) -> str:
-    """Set a setting for the rest of the transaction; return its previous value."""
-    previous: str = await driver.fetchval("SELECT current_setting($1)", name)
-    await driver.execute("SELECT set_config($1, $2, true)", name, value)
-    return previous
-
-
 async def _same_file_again(
     driver: Any, sha256: str, profile: CardListProfile
 ) -> dict[str, Any] | None:
@@ -389,47 +367,6 @@ async def _same_file_again(
     return dict(earlier)
 
 
-async def _lock_for_bulk(driver: Any) -> bool:
-    """Take residents exclusively (to drop its indexes); False if busy past the timeout."""
-    await driver.execute("SAVEPOINT card_import_bulk")
-    try:
-        previous = await _set_local(driver, "lock_timeout", BULK_LOCK_TIMEOUT)
-        await driver.execute("LOCK TABLE residents IN ACCESS EXCLUSIVE MODE")
-    except asyncpg.LockNotAvailableError:
-        await driver.execute("ROLLBACK TO SAVEPOINT card_import_bulk")
-        await driver.execute("RELEASE SAVEPOINT card_import_bulk")
-        logger.info("card import: residents busy; loading with its indexes in place")
-        return False
-    await driver.execute("SELECT set_config('lock_timeout', $1, true)", previous)
-    await driver.execute("RELEASE SAVEPOINT card_import_bulk")
-    return True
-
-
-async def _drop_secondary_indexes(driver: Any) -> list[Any]:
-    """Drop residents' indexes but the primary key; return what recreates them."""
-    indexes = await driver.fetch(_SECONDARY_INDEXES)
-    for index in indexes:
-        if index["constraint_name"]:
-            await driver.execute(
-                f'ALTER TABLE residents DROP CONSTRAINT "{index["constraint_name"]}"'
-            )
-        else:
-            await driver.execute(f'DROP INDEX "{index["index_name"]}"')
-    return list(indexes)
-
-
-async def _recreate_indexes(driver: Any, indexes: list[Any]) -> None:
-    """Rebuild the dropped indexes from their catalog definitions (names unchanged)."""
-    for index in indexes:
-        if index["constraint_name"]:
-            await driver.execute(
-                f'ALTER TABLE residents ADD CONSTRAINT "{index["constraint_name"]}" '
-                f"{index['constraint_definition']}"
-            )
-        else:
-            await driver.execute(index["index_definition"])
-
-
 async def _apply(
     driver: Any, record: CardImport, sha256: str, staff: str | None, *, all_new: bool
 ) -> None:
@@ -437,7 +374,7 @@ async def _apply(
 
     ``all_new``: residents was empty, the new rows are the staging table itself.
     """
-    timer = _Timer()
+    timer = StepTimer()
     await driver.execute(_HISTORY, record.id, sha256, staff)
     timer.step("history")
     existing = await driver.fetchval(
@@ -445,15 +382,15 @@ async def _apply(
     )
     bulk = record.new >= BULK_MINIMUM_ROWS and record.new >= BULK_MINIMUM_SHARE * max(existing, 0)
     dropped: list[Any] = []
-    if bulk and await _lock_for_bulk(driver):
-        dropped = await _drop_secondary_indexes(driver)
+    if bulk and await lock_residents(driver):
+        dropped = await drop_secondary_indexes(driver)
         timer.step(f"drop {len(dropped)} indexes")
     await driver.execute(_UPDATE_CHANGED)
     timer.step("update")
     await driver.execute(_INSERTS[all_new, bool(dropped)])
     timer.step("insert")
     if dropped:
-        await _recreate_indexes(driver, dropped)
+        await recreate_indexes(driver, dropped)
         timer.step(f"rebuild {len(dropped)} indexes")
         # Statistics for the queries right after a large load (the next comparison).
         await driver.execute("ANALYZE residents")
@@ -467,6 +404,21 @@ def _record(
         record = CardImport(file_name=file_name[:255], created_by=staff)
     record.sha256, record.size = sha256, size
     return record
+
+
+def _settle(
+    record: CardImport,
+    profile: CardListProfile,
+    staff: str | None,
+    *,
+    applied: bool,
+    refused: bool = False,
+) -> None:
+    """Set what a record says of its outcome: status, profile, and who applied it when."""
+    record.profile = profile.name[:100]
+    record.status = "refused" if refused else "applied" if applied else "previewed"
+    record.applied_at = dt.datetime.now(dt.UTC) if applied else None
+    record.applied_by = staff if applied else None
 
 
 async def import_card_list(
@@ -497,8 +449,8 @@ async def import_card_list(
     if not dry_run:
         # One import at a time: concurrent ones would race on the same rows.
         await driver.execute("SELECT pg_advisory_xact_lock(hashtext('madoguchi.card_import'))")
-    await _set_local(driver, "work_mem", WORK_MEM)
-    await _set_local(driver, "maintenance_work_mem", MAINTENANCE_WORK_MEM)
+    await set_local(driver, "work_mem", WORK_MEM)
+    await set_local(driver, "maintenance_work_mem", MAINTENANCE_WORK_MEM)
     earlier = await _same_file_again(driver, sha256, profile) if same_file_shortcut else None
     if earlier is not None:
         return await _report_again(
@@ -509,10 +461,21 @@ async def import_card_list(
             staff=staff,
             record=_record(record, file_name, staff, sha256, size),
         )
+    if not dry_run and not await driver.fetchval("SELECT EXISTS (SELECT FROM residents)"):
+        first = _record(record, file_name, staff, sha256, size)
+        reported = await load_first_import(
+            driver,
+            source,
+            profile,
+            workers=workers,
+            record=lambda loaded: _report_first_load(session, loaded, first, profile, staff),
+        )
+        if reported is not None:
+            return reported
     await driver.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING_TABLE}, pg_temp.{DIFF_TABLE}")
     await driver.execute(_CREATE_STAGING)
     loader = CardListLoader(source, profile, workers=workers)
-    timer = _Timer()
+    timer = StepTimer()
     try:
         await driver.copy_to_table(
             STAGING_TABLE, source=loader.batches(), columns=list(STAGED_COLUMNS), format="text"
@@ -531,15 +494,12 @@ async def import_card_list(
         timer.step("comparison")
         applied = not dry_run and not problems
         record = _record(record, file_name, staff, sha256, size)
+        _settle(record, profile, staff, applied=applied, refused=bool(problems))
         record.encoding = summary.encoding
-        record.profile = profile.name[:100]
-        record.status = "refused" if problems else "applied" if applied else "previewed"
         record.rows, record.gaiji = summary.rows_read, counts["gaiji"]
         record.new, record.changed = counts["new"], counts["changed"]
         record.unchanged = counts["total"] - counts["new"] - counts["changed"]
         record.problem_count, record.warning_count = len(problems), len(warnings)
-        record.applied_at = dt.datetime.now(dt.UTC) if applied else None
-        record.applied_by = staff if applied else None
         if problems and refuse:
             raise CardImportRefused(
                 f"{len(problems)} problem(s) in the card list; nothing was imported",
@@ -578,13 +538,11 @@ async def _report_again(
     """Record and report the same file again: every row unchanged, nothing else written."""
     applied = not dry_run
     rows = earlier["new"] + earlier["changed"] + earlier["unchanged"]
-    record.encoding, record.profile = earlier["encoding"], profile.name[:100]
-    record.status = "applied" if applied else "previewed"
+    _settle(record, profile, staff, applied=applied)
+    record.encoding = earlier["encoding"]
     record.rows, record.gaiji = earlier["rows"], earlier["gaiji"]
     record.new, record.changed, record.unchanged = 0, 0, rows
     record.problem_count, record.warning_count = 0, 0
-    record.applied_at = dt.datetime.now(dt.UTC) if applied else None
-    record.applied_by = staff if applied else None
     session.add(record)
     await session.flush()
     logger.debug("card import: same file as import %s, nothing changed since", earlier["id"])
@@ -598,6 +556,37 @@ async def _report_again(
         problems=[],
         warnings=[],
         applied=applied,
+        card_import_id=record.id,
+        sha256=record.sha256,
+    )
+
+
+async def _report_first_load(
+    session: AsyncSession,
+    loaded: FirstLoad,
+    record: CardImport,
+    profile: CardListProfile,
+    staff: str | None,
+) -> CardImportReport:
+    """Record and report a first import: every row new, nothing changed."""
+    summary = loaded.summary
+    _settle(record, profile, staff, applied=True)
+    record.encoding = summary.encoding
+    record.rows, record.gaiji = summary.rows_read, loaded.gaiji
+    record.new, record.changed, record.unchanged = loaded.rows, 0, 0
+    record.problem_count, record.warning_count = 0, len(summary.warnings)
+    session.add(record)
+    await session.flush()
+    return CardImportReport(
+        encoding=record.encoding,
+        rows=record.rows,
+        new=record.new,
+        changed=0,
+        unchanged=0,
+        gaiji=record.gaiji,
+        problems=[],
+        warnings=list(summary.warnings),
+        applied=True,
         card_import_id=record.id,
         sha256=record.sha256,
     )
