@@ -38,7 +38,7 @@ def database_name(zone: Zone) -> str:
 # The embedded server's settings (initdb's defaults are sized for a tiny machine: 128 MB
 # shared_buffers, 1 GB max_wal_size). Sized for a 1,000,000-row card list import: the
 # residents table and its indexes (~450 MB) stay cached, a bulk load does not force
-# checkpoints, and a first import skips the WAL. Memory is taken as it is used.
+# checkpoints. Memory is taken as it is used.
 # A configured server URL keeps that server's own configuration.
 EMBEDDED_SETTINGS: Final = {
     "shared_buffers": "512MB",
@@ -51,12 +51,6 @@ EMBEDDED_SETTINGS: Final = {
     # the card import's index rebuild ~3x slower. The WAL is larger, disk is not scarce.
     "wal_compression": "off",
     "maintenance_work_mem": "256MB",
-    # Nothing replicates or archives the embedded server's WAL, so it records only what
-    # crash recovery needs: a table emptied in the same transaction (the card list's first
-    # import) is then loaded and indexed without WAL and synced at commit, so its ~450 MB
-    # pass the disk once instead of twice. A configured server keeps its own wal_level.
-    "wal_level": "minimal",
-    "max_wal_senders": "0",
     # Per session, allocated only by sessions that use temporary tables (the import).
     "temp_buffers": "128MB",
 }

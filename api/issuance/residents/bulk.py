@@ -46,13 +46,6 @@ WHERE i.indrelid = 'residents'::regclass AND NOT i.indisprimary
     )
 ORDER BY ci.relname
 """
-# The tables whose foreign keys point at residents (TRUNCATE must name them too).
-_REFERENCING_TABLES = """
-SELECT DISTINCT conrelid::regclass::text AS table_name
-FROM pg_constraint
-WHERE contype = 'f' AND confrelid = 'residents'::regclass AND conrelid <> confrelid
-ORDER BY 1
-"""
 _COLUMN_DEFAULTS = """
 SELECT a.attname AS column_name, pg_get_expr(d.adbin, d.adrelid) AS expression
 FROM pg_attribute a
@@ -130,22 +123,6 @@ class FirstLoad(msgspec.Struct, kw_only=True):
     summary: ParseSummary
 
 
-async def _truncate_if_unreferenced(driver: Any) -> None:
-    """TRUNCATE the empty residents (and the tables pointing at it, when they are empty too).
-
-    Nothing is lost: every table named is empty. The point is the new, empty file that
-    TRUNCATE gives residents: with ``wal_level = minimal`` (the embedded server) PostgreSQL
-    then writes neither the COPY nor the index builds to the WAL, and syncs the files at
-    commit instead (the data passes the disk once instead of twice).
-    """
-    tables = [row["table_name"] for row in await driver.fetch(_REFERENCING_TABLES)]
-    for table in tables:
-        # A row with a NULL reference would be lost: then leave residents' file as it is.
-        if await driver.fetchval(f"SELECT EXISTS (SELECT FROM {table})"):  # noqa: S608
-            return
-    await driver.execute("TRUNCATE " + ", ".join(["residents", *tables]))
-
-
 async def _stamp_defaults(driver: Any) -> list[Any]:
     """Let COPY fill created_at/updated_at with now(); return the defaults to restore."""
     previous = await driver.fetch(_COLUMN_DEFAULTS, list(_STAMPED))
@@ -194,7 +171,6 @@ async def load_first_import(
     if await driver.fetchval("SELECT EXISTS (SELECT FROM residents)"):
         await _give_up(driver, "residents is not empty")
         return None
-    await _truncate_if_unreferenced(driver)
     dropped = await drop_secondary_indexes(driver)
     defaults = await _stamp_defaults(driver)
     loader = CardListLoader(source, profile, workers=workers, line_numbers=False)

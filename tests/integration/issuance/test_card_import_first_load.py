@@ -111,21 +111,6 @@ async def test_first_import_with_a_bad_row_falls_back_and_changes_nothing(
     assert await _schema(issuance_session) == schema
 
 
-async def test_first_import_keeps_rows_of_a_table_that_may_point_at_no_resident(
-    issuance_session: AsyncSession,
-) -> None:
-    # A table whose reference may be NULL: TRUNCATE residents would empty it too.
-    await issuance_session.execute(
-        text("CREATE TABLE first_load_notes (resident_id bigint REFERENCES residents (id))")
-    )
-    await issuance_session.execute(text("INSERT INTO first_load_notes VALUES (NULL)"))
-
-    report = await import_card_list(issuance_session, demo_card_list(40, seed=23))
-
-    assert report.new == 40
-    assert await issuance_session.scalar(text("SELECT count(*) FROM first_load_notes")) == 1
-
-
 async def test_dry_run_on_an_empty_residents_table_stages_and_writes_nothing(
     issuance_session: AsyncSession, import_log: pytest.LogCaptureFixture
 ) -> None:
