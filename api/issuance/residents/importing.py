@@ -51,15 +51,14 @@ from api.issuance.residents.bulk import (
 )
 from api.issuance.residents.loading import STAGED_COLUMNS, CardListLoader
 from api.issuance.residents.models import CardImport
-from sync_format.csv import CardListProfile, Problem, ProblemCode
+from api.issuance.residents.same_file import same_file_again
+from api.issuance.residents.whole_file import CARD_COLUMNS, STAGING_TABLE, cross_checks
+from sync_format.csv import CardListProfile, Problem
 from sync_format.csv.profile import default_profile
 from sync_format.csv.source import Source
 
 logger = logging.getLogger(__name__)
-STAGING_TABLE: Final = "card_list_staging"
 DIFF_TABLE: Final = "card_list_diff"
-# The resident columns a card list carries (staging has ``line`` in front).
-CARD_COLUMNS: Final = STAGED_COLUMNS[1:]
 # Bulk path: drop and rebuild residents' secondary indexes when the new rows are at least
 # this many and at least this share of the rows already there.
 BULK_MINIMUM_ROWS: Final = 50_000
@@ -115,41 +114,6 @@ CREATE TEMP TABLE {STAGING_TABLE} (
 _COLUMN_LIST = ", ".join(CARD_COLUMNS)
 _STAGED = ", ".join(f"s.{column}" for column in CARD_COLUMNS)
 _STORED = ", ".join(f"r.{column}" for column in CARD_COLUMNS)
-# Rows with the same reservation ID (the block reader leaves this check to the database).
-_DUPLICATES = f"""
-SELECT * FROM {STAGING_TABLE}
-WHERE reservation_id IN (
-    SELECT reservation_id FROM {STAGING_TABLE} GROUP BY reservation_id HAVING count(*) > 1
-)
-ORDER BY reservation_id, line
-"""  # noqa: S608
-# Whether any reservation or application ID is there twice: one scan with two hash tables,
-# so a clean file (the usual case) skips the two detailed queries below.
-_ANY_TWICE = f"""
-SELECT DISTINCT CASE WHEN reservation_id IS NULL THEN 'application_id'
-    ELSE 'reservation_id' END AS key
-FROM (
-    SELECT reservation_id, application_id FROM {STAGING_TABLE}
-    GROUP BY GROUPING SETS ((reservation_id), (application_id))
-    HAVING count(*) > 1
-) twice
-"""  # noqa: S608
-# An application_id belongs to one card: within the file, and against other cards.
-_APPLICATION_IDS_TWICE = f"""
-SELECT s.line, s.application_id, first_value(s.line) OVER w AS first_line
-FROM {STAGING_TABLE} s
-WHERE s.application_id IN (
-    SELECT application_id FROM {STAGING_TABLE} GROUP BY application_id HAVING count(*) > 1
-)
-WINDOW w AS (PARTITION BY s.application_id ORDER BY s.line)
-ORDER BY s.line
-"""  # noqa: S608
-_TAKEN_APPLICATION_IDS = f"""
-SELECT s.line, s.application_id, r.reservation_id
-FROM {STAGING_TABLE} s JOIN residents r ON r.application_id = s.application_id
-WHERE r.reservation_id <> s.reservation_id
-ORDER BY s.line
-"""  # noqa: S608
 # One comparison with residents: only new and changed rows are kept.
 _CREATE_DIFF = f"""
 CREATE TEMP TABLE {DIFF_TABLE} AS
@@ -227,26 +191,6 @@ WHERE d.resident_id = r.id
 """  # noqa: S608
 
 
-# The latest import that applied this very file with nothing to warn about.
-_SAME_FILE_APPLIED = """
-SELECT id, xmin::text AS xid, encoding, rows, new, changed, unchanged, gaiji
-FROM card_imports
-WHERE sha256 = $1 AND profile = $2 AND status = 'applied'
-    AND problem_count = 0 AND warning_count = 0
-ORDER BY id DESC
-LIMIT 1
-"""
-# Whether residents still hold exactly what that import left: as many rows as the file
-# had (so none was deleted) and none written by a later transaction (xmin newer).
-_RESIDENTS_SINCE = """
-SELECT count(*) AS total,
-    pg_current_xact_id_if_assigned() IS NOT NULL AS wrote_before,
-    count(*) FILTER (WHERE age(r.xmin) < age($1::text::xid)) AS newer,
-    age($1::text::xid) AS import_age
-FROM residents r
-"""
-
-
 async def _driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under the session's transaction (for COPY), begun if not yet.
 
@@ -269,102 +213,6 @@ def file_digest(source: Source) -> tuple[str, int]:
             digest = hashlib.file_digest(handle, "sha256")
         return digest.hexdigest(), Path(source).stat().st_size
     return "", 0
-
-
-def _duplicate_findings(rows: list[Any]) -> tuple[list[Problem], list[Problem], list[int]]:
-    """Sort rows seen twice into warnings (identical, kept once) and problems (different)."""
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    drop: list[int] = []
-    first: Any = None
-    for row in rows:
-        if first is None or first["reservation_id"] != row["reservation_id"]:
-            first = row
-            continue
-        same = all(row[column] == first[column] for column in CARD_COLUMNS)
-        found = Problem(
-            code=ProblemCode.DUPLICATE_IDENTICAL if same else ProblemCode.DUPLICATE_CONFLICT,
-            reason=f"same row as line {first['line']}; kept once"
-            if same
-            else f"reservation ID also on line {first['line']} with different content",
-            line=row["line"],
-            column="製造管理番号",
-            value=row["reservation_id"],
-        )
-        (warnings if same else problems).append(found)
-        drop.append(row["line"])
-    return problems, warnings, drop
-
-
-async def _cross_checks(driver: Any) -> tuple[list[Problem], list[Problem]]:
-    """Checks that need the whole file: the same reservation ID twice, application IDs.
-
-    The block reader leaves duplicates to this check (a large file is read in parts).
-    """
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    twice = {row["key"] for row in await driver.fetch(_ANY_TWICE)}
-    if "reservation_id" in twice:
-        duplicates, warnings, drop = _duplicate_findings(await driver.fetch(_DUPLICATES))
-        problems.extend(duplicates)
-        if drop:
-            await driver.execute(
-                f"DELETE FROM {STAGING_TABLE} WHERE line = ANY($1::int[])",  # noqa: S608
-                drop,
-            )
-    if "application_id" in twice:
-        problems.extend(
-            Problem(
-                code="row.application_id_duplicate",
-                reason=f"申請書ID also on line {row['first_line']}",
-                line=row["line"],
-                column="申請書ID",
-                value=row["application_id"],
-            )
-            for row in await driver.fetch(_APPLICATION_IDS_TWICE)
-            if row["line"] != row["first_line"]
-        )
-    problems.extend(
-        Problem(
-            code="row.application_id_taken",
-            reason=f"申請書ID is already the card {row['reservation_id']}'s",
-            line=row["line"],
-            column="申請書ID",
-            value=row["application_id"],
-        )
-        for row in await driver.fetch(_TAKEN_APPLICATION_IDS)
-    )
-    return problems, warnings
-
-
-async def _same_file_again(
-    driver: Any, sha256: str, profile: CardListProfile
-) -> dict[str, Any] | None:
-    """The record of this file's last application, if nothing in residents changed since.
-
-    Sound because only imports write ``residents``, imports run one at a time (an advisory
-    lock) and an applied record is never rewritten: a row inserted or updated later has a
-    newer ``xmin`` than the record, and a deleted one leaves fewer rows than the file had.
-    A caller's transaction that has already written something is compared instead (its
-    own writes carry an ``xmin`` that cannot be ordered against the record's). Otherwise
-    None: compare as usual.
-    """
-    if not sha256:
-        return None
-    earlier = await driver.fetchrow(_SAME_FILE_APPLIED, sha256, profile.name[:100])
-    if earlier is None:
-        return None
-    since = await driver.fetchrow(_RESIDENTS_SINCE, earlier["xid"])
-    rows = earlier["new"] + earlier["changed"] + earlier["unchanged"]
-    # age() stops meaning "newer" near xid wraparound; then compare instead.
-    if (
-        since["wrote_before"]
-        or since["newer"]
-        or since["total"] != rows
-        or since["import_age"] > 1_000_000_000
-    ):
-        return None
-    return dict(earlier)
 
 
 async def _apply(
@@ -451,7 +299,7 @@ async def import_card_list(
         await driver.execute("SELECT pg_advisory_xact_lock(hashtext('madoguchi.card_import'))")
     await set_local(driver, "work_mem", WORK_MEM)
     await set_local(driver, "maintenance_work_mem", MAINTENANCE_WORK_MEM)
-    earlier = await _same_file_again(driver, sha256, profile) if same_file_shortcut else None
+    earlier = await same_file_again(driver, sha256, profile) if same_file_shortcut else None
     if earlier is not None:
         return await _report_again(
             session,
@@ -484,7 +332,7 @@ async def import_card_list(
         summary = loader.summary
         problems = list(summary.problems)
         warnings = list(summary.warnings)
-        found, noted = await _cross_checks(driver)
+        found, noted = await cross_checks(driver)
         problems.extend(found)
         warnings.extend(noted)
         timer.step("whole-file checks")
