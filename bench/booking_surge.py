@@ -81,7 +81,7 @@ from api.core.database import (
 from api.core.settings import Zone
 from api.reservation.booking import login as login_sql
 from api.reservation.booking import rate_limit
-from api.reservation.booking import services as booking_sql
+from api.reservation.booking import seats as seats_sql
 from api.reservation.booking.credentials import (
     new_confirmation_code,
     password_matches,
@@ -485,15 +485,15 @@ class Sql:
 
 
 # The app's own statements (private names on purpose: the same text, so the same work).
-HIT = Sql(rate_limit._HIT)
-PRUNE = Sql(rate_limit._PRUNE)
-HIT_AND_LOOK_UP = Sql(login_sql._HIT_AND_LOOK_UP)
-HIT_AND_LOOK_UP_WITH_BOOKING = Sql(login_sql._HIT_AND_LOOK_UP_WITH_BOOKING)
-RESET = Sql(login_sql._RESET)
-FAIL = {True: Sql(login_sql._FAIL_KNOWN), False: Sql(login_sql._FAIL_UNKNOWN)}
-SLOT_AND_MEMBERS = Sql(booking_sql._SLOT_AND_MEMBERS)
-BOOK = Sql(booking_sql._BOOK["online"])
-DAY = Sql(availability_sql._DAY)
+HIT = Sql(rate_limit._HIT.clause)
+PRUNE = Sql(rate_limit._PRUNE.clause)
+HIT_AND_LOOK_UP = Sql(login_sql._HIT_AND_LOOK_UP.clause)
+HIT_AND_LOOK_UP_WITH_BOOKING = Sql(login_sql._HIT_AND_LOOK_UP_WITH_BOOKING.clause)
+RESET = Sql(login_sql._RESET.clause)
+FAIL = {True: Sql(login_sql._FAIL_KNOWN.clause), False: Sql(login_sql._FAIL_UNKNOWN.clause)}
+SLOT_AND_MEMBERS = Sql(seats_sql._SLOT_AND_MEMBERS.clause)
+BOOK = Sql(seats_sql._BOOK["online"].clause)
+DAY = Sql(availability_sql._DAY.clause)
 ACCESS_LOG = (
     "INSERT INTO access_log (occurred_at, zone, actor, actor_kind, terminal, client_address,"
     " method, route, resource_ids, outcome, status, duration_ms, request_id, detail)"

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import msgspec
 from litestar import Request
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
@@ -20,6 +20,7 @@ from api.reservation.booking import metrics, rate_limit
 from api.reservation.booking.config import BookingSettings
 from api.reservation.booking.credentials import password_matches
 from api.reservation.booking.deps import BookingContext, utc_now
+from api.reservation.booking.driver import Db, SessionDb, Statement
 from api.reservation.booking.events import record, record_queued, resident
 from api.reservation.booking.refusals import (
     LockedOut,
@@ -77,14 +78,16 @@ _BOOKING_JOIN: Final = f"""
 _HIT: Final = f"WITH hit AS ({rate_limit.HIT_SQL}) SELECT (SELECT hits FROM hit) AS hits,"  # noqa: S608
 
 
-def _look_up(*, hit: bool, booking: bool) -> TextClause:
+def _look_up(*, hit: bool, booking: bool) -> Statement:
     # S608: constant fragments only; every value is a bound parameter.
-    return text(
-        (_HIT if hit else "SELECT")
-        + _LOOK_UP_COLUMNS
-        + (", booking.*" if booking else "")
-        + _FROM_ID
-        + (_BOOKING_JOIN if booking else "")
+    return Statement(
+        text(
+            (_HIT if hit else "SELECT")
+            + _LOOK_UP_COLUMNS
+            + (", booking.*" if booking else "")
+            + _FROM_ID
+            + (_BOOKING_JOIN if booking else "")
+        )
     )
 
 
@@ -97,32 +100,39 @@ _HIT_AND_LOOK_UP = _look_up(hit=True, booking=False)
 _LOOK_UP_WITH_BOOKING = _look_up(hit=False, booking=True)
 _HIT_AND_LOOK_UP_WITH_BOOKING = _look_up(hit=True, booking=True)
 # The lockout in one atomic statement: count the failure and lock at the threshold.
-_FAIL_KNOWN = text(
-    """
-    UPDATE eligibilities
-    SET failed_logins = failed_logins + 1,
-        locked_until = CASE WHEN failed_logins + 1 >= :threshold
-                            THEN now() + make_interval(mins => :minutes)
-                            ELSE locked_until END
-    WHERE reservation_id = :rid
-    RETURNING locked_until
-    """
+_FAIL_KNOWN = Statement(
+    text(
+        """
+        UPDATE eligibilities
+        SET failed_logins = failed_logins + 1,
+            locked_until = CASE WHEN failed_logins + 1 >= :threshold
+                                THEN now() + make_interval(mins => :minutes)
+                                ELSE locked_until END
+        WHERE reservation_id = :rid
+        RETURNING locked_until
+        """
+    )
 )
-_FAIL_UNKNOWN = text(
-    """
-    INSERT INTO unknown_id_lockouts AS u (reservation_id, failed_logins, locked_until)
-    VALUES (:rid, 1, CASE WHEN 1 >= :threshold
-                          THEN now() + make_interval(mins => :minutes) END)
-    ON CONFLICT (reservation_id) DO UPDATE
-    SET failed_logins = u.failed_logins + 1,
-        locked_until = CASE WHEN u.failed_logins + 1 >= :threshold
-                            THEN now() + make_interval(mins => :minutes)
-                            ELSE u.locked_until END
-    RETURNING locked_until
-    """
+_FAIL_UNKNOWN = Statement(
+    text(
+        """
+        INSERT INTO unknown_id_lockouts AS u (reservation_id, failed_logins, locked_until)
+        VALUES (:rid, 1, CASE WHEN 1 >= :threshold
+                              THEN now() + make_interval(mins => :minutes) END)
+        ON CONFLICT (reservation_id) DO UPDATE
+        SET failed_logins = u.failed_logins + 1,
+            locked_until = CASE WHEN u.failed_logins + 1 >= :threshold
+                                THEN now() + make_interval(mins => :minutes)
+                                ELSE u.locked_until END
+        RETURNING locked_until
+        """
+    )
 )
-_RESET = text(
-    "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL WHERE reservation_id = :rid"
+_RESET = Statement(
+    text(
+        "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL "
+        "WHERE reservation_id = :rid"
+    )
 )
 _UNLOCK_KNOWN = text(
     "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL "
@@ -140,7 +150,7 @@ def canonical_id(typed: str) -> str:
 
 
 async def check_password(
-    session: AsyncSession,
+    db: Db,
     settings: BookingSettings,
     *,
     reservation_id: str,
@@ -151,6 +161,10 @@ async def check_password(
 ) -> PasswordCheck:
     """Check one password attempt and count it; the caller commits whatever the outcome.
 
+    ``db`` runs the statements: the request's ORM session, or an asyncpg connection
+    (:mod:`~api.reservation.booking.driver`) in a transaction or in autocommit, each
+    statement being atomic on its own.
+
     Order: the client's rate limit, then the ID's lockout (a locked ID's password is not
     even compared), then the constant-time comparison. A failure is counted in one atomic
     update that also locks the ID at the threshold; a success clears the count. With
@@ -158,23 +172,21 @@ async def check_password(
     """
     rid = canonical_id(reservation_id)
     if settings.login_rate_limit and client_address:
-        await rate_limit.maybe_prune(session)
-        row = (
-            await session.execute(
-                _HIT_AND_LOOK_UP_WITH_BOOKING if with_booking else _HIT_AND_LOOK_UP,
-                {
-                    "rid": rid,
-                    "key": rate_limit.client_key(client_address),
-                    "window": rate_limit.WINDOW_SECONDS,
-                },
-            )
-        ).one()
+        await rate_limit.maybe_prune(db)
+        row = await db.one(
+            _HIT_AND_LOOK_UP_WITH_BOOKING if with_booking else _HIT_AND_LOOK_UP,
+            {
+                "rid": rid,
+                "key": rate_limit.client_key(client_address),
+                "window": rate_limit.WINDOW_SECONDS,
+            },
+        )
         if row.hits > settings.login_rate_limit:
             metrics.count_login(Outcome.RATE_LIMITED)
             return PasswordCheck(outcome=Outcome.RATE_LIMITED, reservation_id=rid)
     else:
         statement = _LOOK_UP_WITH_BOOKING if with_booking else _LOOK_UP
-        row = (await session.execute(statement, {"rid": rid})).one()
+        row = await db.one(statement, {"rid": rid})
     if row.locked_until is not None and row.locked_until > now:
         metrics.count_login(Outcome.LOCKED_OUT)
         return PasswordCheck(
@@ -182,7 +194,7 @@ async def check_password(
         )
     if password_matches(settings.password_key, rid, password, row.password_verifier):
         if row.failed_logins or row.locked_until is not None:
-            await session.execute(_RESET, {"rid": rid})
+            await db.execute(_RESET, {"rid": rid})
         metrics.count_login(Outcome.SUCCEEDED)
         return PasswordCheck(
             outcome=Outcome.SUCCEEDED,
@@ -190,12 +202,12 @@ async def check_password(
             session_generation=row.session_generation,
             booking=view_of(row) if with_booking and row.id is not None else None,
         )
-    statement = _FAIL_KNOWN if row.password_verifier is not None else _FAIL_UNKNOWN
-    locked_until = await session.scalar(
-        statement,
+    failure = _FAIL_KNOWN if row.password_verifier is not None else _FAIL_UNKNOWN
+    locked_until = await db.scalar(
+        failure,
         {"rid": rid, "threshold": settings.lockout_threshold, "minutes": settings.lockout_minutes},
     )
-    failures = await rate_limit.hit(session, rate_limit.FAILURES_KEY)
+    failures = await rate_limit.hit(db, rate_limit.FAILURES_KEY)
     metrics.observe_failure_rate(failures, settings.alarm_failures_per_minute)
     if locked_until is not None and locked_until > now:
         # This failure reached the threshold: say so now rather than at the next attempt.
@@ -242,7 +254,7 @@ async def attempt_login(
     login answer shows it).
     """
     check = await check_password(
-        db_session,
+        SessionDb(db_session),
         context.settings,
         reservation_id=reservation_id,
         password=password,
@@ -250,10 +262,21 @@ async def attempt_login(
         now=utc_now(),
         with_booking=with_booking,
     )
-    outcome = f"member_{check.outcome.value}" if member else check.outcome.value
     # Commit now: the counters must stay although a refusal rolls back, and the request's
     # transaction should not stay open while the access log is written.
     await db_session.commit()
+    return await answer_attempt(request, check, member=member)
+
+
+async def answer_attempt(
+    request: Request[Any, Any, Any], check: PasswordCheck, *, member: bool
+) -> PasswordCheck:
+    """Log a counted and committed password attempt; raise its refusal when it failed.
+
+    A failure's event is durable before the refusal is raised; a success is queued to the
+    access log's batching writer. Every password attempt over HTTP ends here.
+    """
+    outcome = f"member_{check.outcome.value}" if member else check.outcome.value
     if not check.succeeded:
         await record(request, outcome, resident(check.reservation_id))
         raise refusal_of(check, member=member)

@@ -13,7 +13,8 @@ import secrets
 from typing import Final
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.reservation.booking.driver import Db, Statement
 
 WINDOW_SECONDS: Final = 60
 FAILURES_KEY: Final = "failures"
@@ -27,8 +28,10 @@ HIT_SQL: Final = """
     ON CONFLICT (key, window_start) DO UPDATE SET hits = login_throttles.hits + 1
     RETURNING hits
 """
-_HIT = text(HIT_SQL)
-_PRUNE = text("DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'")
+_HIT = Statement(text(HIT_SQL))
+_PRUNE = Statement(
+    text("DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'")
+)
 
 
 def client_key(address: str) -> str:
@@ -36,15 +39,15 @@ def client_key(address: str) -> str:
     return f"client:{address}"[:80]
 
 
-async def maybe_prune(session: AsyncSession) -> None:
+async def maybe_prune(db: Db) -> None:
     """Now and then (one call in ``_PRUNE_ONE_IN``), delete windows older than an hour."""
     if secrets.randbelow(_PRUNE_ONE_IN) == 0:
-        await session.execute(_PRUNE)
+        await db.execute(_PRUNE, {})
 
 
-async def hit(session: AsyncSession, key: str, window_seconds: int = WINDOW_SECONDS) -> int:
+async def hit(db: Db, key: str, window_seconds: int = WINDOW_SECONDS) -> int:
     """Count one event under ``key`` in the current window; return the window's count so far."""
-    await maybe_prune(session)
-    hits = await session.scalar(_HIT, {"key": key, "window": window_seconds})
+    await maybe_prune(db)
+    hits = await db.scalar(_HIT, {"key": key, "window": window_seconds})
     assert hits is not None
     return int(hits)

@@ -17,94 +17,29 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import Row, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.reservation.booking.credentials import display_code, new_confirmation_code
+from api.reservation.booking.credentials import display_code
+from api.reservation.booking.driver import ATTEMPTS, RETRYABLE, SessionDb, sqlstate_of
 from api.reservation.booking.refusals import (
-    AlreadyBooked,
-    HouseholdTooLarge,
-    MemberRevoked,
     NoBooking,
-    NotEligible,
-    NotLoggedIn,
     SameSlot,
     SlotFull,
     SlotNotFound,
 )
-from api.reservation.booking.rules import booking_rules, rules_from
+from api.reservation.booking.rules import booking_rules
 from api.reservation.booking.schemas import BookingView
+from api.reservation.booking.seats import CodeClash, NewBooking, take_seats
 
+# NewBooking is re-exported: the engine's callers import what to book with the engine.
+__all__ = ["ACTIVE_BOOKING_VIEW", "BookingEngine", "NewBooking", "retrying", "view_of"]
 T = TypeVar("T")
-_ACTIVE_MEMBER_INDEX: Final = "uq_booking_members_active_reservation_id"
-# PostgreSQL's deadlock and serialization failures: the transaction is retried whole.
-_RETRYABLE: Final = frozenset({"40P01", "40001"})
-_ATTEMPTS: Final = 3
 
 _SLOT = text(
     "SELECT id, location_id, starts_at, ends_at, online_capacity - online_booked AS online_free,"
     " staff_capacity - staff_booked AS staff_free FROM slots WHERE id = :slot_id"
 )
-# A booking's reads in one round trip: the slot and its location's stored rules (their
-# columns are NULL when there is no such slot, or no stored rules) beside each member's
-# eligibility row, one result row per eligible member (one row without a member when none
-# is). FOR SHARE, in reservation_id order: a concurrent revocation (an UPDATE of the row)
-# waits for this booking to commit, or this booking sees the revocation; bookings never
-# block one another here.
-_SLOT_AND_MEMBERS = text(
-    """
-    WITH m AS (
-        SELECT e.reservation_id, e.revoked_at, e.session_generation,
-               EXISTS (SELECT 1 FROM booking_members AS bm
-                       WHERE bm.active AND bm.reservation_id = e.reservation_id) AS booked
-        FROM eligibilities AS e
-        WHERE e.reservation_id = ANY(CAST(:ids AS varchar[]))
-        ORDER BY e.reservation_id
-        FOR SHARE OF e
-    )
-    SELECT s.id, s.location_id, s.starts_at, s.ends_at,
-           s.online_capacity - s.online_booked AS online_free,
-           s.staff_capacity - s.staff_booked AS staff_free,
-           r.location_id AS rules_location_id, r.opens_days_ahead, r.opens_at,
-           r.closes_hours_before, r.change_hours_before, r.household_max,
-           m.reservation_id, m.revoked_at, m.session_generation, m.booked
-    FROM (SELECT CAST(:slot_id AS bigint) AS slot_id) AS q
-    LEFT JOIN slots AS s ON s.id = q.slot_id
-    LEFT JOIN location_rules AS r ON r.location_id = s.location_id
-    LEFT JOIN m ON true
-    ORDER BY m.reservation_id
-    """
-)
-# Take the seats, insert the booking and its members: one statement, one round trip, so
-# the slot row (the hottest lock) is held for as short a time as possible. With no room,
-# ``taken`` is empty and nothing is inserted.
-_BOOK = {
-    share: text(
-        f"""
-        WITH taken AS (
-            UPDATE slots SET {share}_booked = {share}_booked + :seats
-            WHERE id = :slot_id AND {share}_booked + :seats <= {share}_capacity
-            RETURNING id
-        ), booking AS (
-            INSERT INTO bookings (confirmation_code, slot_id, channel, share, status,
-                                  party_size, email, memo, staff_login_id, created_at,
-                                  updated_at)
-            SELECT :code, taken.id, :channel, '{share}', 'booked', :seats, :email, :memo,
-                   :staff_login_id, now(), now()
-            FROM taken
-            ON CONFLICT (confirmation_code) DO NOTHING
-            RETURNING id
-        ), members AS (
-            INSERT INTO booking_members (booking_id, reservation_id, active, created_at,
-                                         updated_at)
-            SELECT booking.id, member, true, now(), now()
-            FROM booking, unnest(CAST(:ids AS varchar[])) AS member
-        )
-        SELECT (SELECT id FROM taken) AS slot_id, (SELECT id FROM booking) AS booking_id
-        """  # noqa: S608 - the share is one of two fixed names
-    )
-    for share in ("online", "staff")
-}
 _TAKE = {
     share: text(
         f"UPDATE slots SET {share}_booked = {share}_booked + :seats "  # noqa: S608 - fixed names
@@ -159,22 +94,8 @@ _DEACTIVATE = text(
 )
 
 
-class NewBooking(msgspec.Struct, frozen=True, kw_only=True):
-    """What to book: a slot, the people (booker first), and from which share."""
-
-    slot_id: int
-    reservation_ids: tuple[str, ...]
-    channel: str  # "web" or "phone"
-    share: str  # "online" or "staff"
-    email: str | None = None
-    memo: str = ""
-    staff_login_id: str | None = None
-    # A resident's session: the booker's eligibility must still carry this generation.
-    session_generation: int | None = None
-
-
-def view_of(row: Row[Any]) -> BookingView:
-    """A booking row (from the view query) as residents and staff see it."""
+def view_of(row: Any) -> BookingView:
+    """A booking row (from the view query, on either road) as residents and staff see it."""
     return BookingView(
         confirmation_code=display_code(row.confirmation_code),
         status=row.status,
@@ -197,12 +118,11 @@ async def retrying(session: AsyncSession, operation: Callable[[], Awaitable[T]])
     Locks are ordered so deadlocks should not happen; if PostgreSQL still breaks one,
     the resident gets an answer instead of a 500.
     """
-    for attempt in range(_ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         try:
             return await operation()
         except DBAPIError as error:
-            code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-            if code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
+            if sqlstate_of(error) not in RETRYABLE or attempt == ATTEMPTS - 1:
                 raise
             await session.rollback()
     raise AssertionError  # pragma: no cover - the loop returns or raises
@@ -231,98 +151,17 @@ class BookingEngine:
             message = "This time is fully booked."
             raise SlotFull(message, details={"slot_id": slot_id, "share": share})
 
-    @staticmethod
-    def _check_member_rows(booking: NewBooking, rows: dict[str, Row[Any]]) -> None:
-        ids = sorted(booking.reservation_ids)
-        if missing := [rid for rid in ids if rid not in rows]:
-            message = "Not every reservation ID may book."
-            raise NotEligible(message, details={"reservation_ids": missing})
-        booker = rows[booking.reservation_ids[0]]
-        if (
-            booking.session_generation is not None
-            and booker.session_generation != booking.session_generation
-        ):
-            message = "Your session has ended; log in again."
-            raise NotLoggedIn(message)
-        if revoked := [rid for rid in ids if rows[rid].revoked_at is not None]:
-            message = "A card in this booking can no longer be booked."
-            raise MemberRevoked(message, details={"reservation_ids": revoked})
-        if booked := [rid for rid in ids if rows[rid].booked]:
-            message = "Someone in this booking already has a booking."
-            raise AlreadyBooked(message, details={"reservation_ids": booked})
-
     async def book(self, booking: NewBooking) -> BookingView:
         """Book a slot for every member or for nobody; refuse with a distinct reason."""
         return await retrying(self.session, lambda: self._book(booking))
 
     async def _book(self, booking: NewBooking) -> BookingView:
-        # The slot and the members' rows in one round trip; the checks keep their order.
-        rows = (
-            await self.session.execute(
-                _SLOT_AND_MEMBERS,
-                {"slot_id": booking.slot_id, "ids": sorted(booking.reservation_ids)},
-            )
-        ).all()
-        slot = rows[0]
-        if slot.id is None:
-            message = "There is no such slot."
-            raise SlotNotFound(message, details={"slot_id": booking.slot_id})
-        rules = rules_from(slot if slot.rules_location_id is not None else None)
-        seats = len(booking.reservation_ids)
-        if seats > rules.household_max or seats != len(set(booking.reservation_ids)):
-            message = f"One booking holds up to {rules.household_max} different people."
-            raise HouseholdTooLarge(message, details={"household_max": rules.household_max})
-        rules.check_bookable(slot.starts_at, now=self.clock(), tz=self.tz)
-        self._check_member_rows(
-            booking, {row.reservation_id: row for row in rows if row.reservation_id is not None}
-        )
-        if getattr(slot, f"{booking.share}_free") < seats:
-            # Full at this moment, seen without waiting for the slot's row lock: during a
-            # surge most attempts hit full slots, and need not queue behind the bookers.
-            # Only a refusal is decided here; taking seats is the conditional update below.
-            message = "This time is fully booked."
-            raise SlotFull(message, details={"slot_id": slot.id, "share": booking.share})
-        values = {
-            "slot_id": slot.id,
-            "channel": booking.channel,
-            "seats": seats,
-            "email": booking.email,
-            "memo": booking.memo,
-            "staff_login_id": booking.staff_login_id,
-            "ids": list(booking.reservation_ids),
-        }
-        code = new_confirmation_code()
         try:
-            result = await self.session.execute(_BOOK[booking.share], {**values, "code": code})
-        except IntegrityError as error:
-            if _ACTIVE_MEMBER_INDEX not in str(error.orig):
-                raise
-            # Another booking for one of them committed since the check above.
-            message = "Someone in this booking already has a booking."
-            raise AlreadyBooked(message) from None
-        taken = result.one()
-        if taken.slot_id is None:
-            message = "This time is fully booked."
-            raise SlotFull(message, details={"slot_id": slot.id, "share": booking.share})
-        if taken.booking_id is None:
-            # The code clashed with another (32^8 codes: rare) after the seats were taken:
-            # undo and start again with a new code.
+            return await take_seats(SessionDb(self.session), booking, tz=self.tz, now=self.clock())
+        except CodeClash:
+            # Undo the seats taken and start again with a new code.
             await self.session.rollback()
             return await self._book(booking)
-        return BookingView(
-            confirmation_code=display_code(code),
-            status="booked",
-            slot_id=slot.id,
-            location_id=slot.location_id,
-            starts_at=slot.starts_at,
-            ends_at=slot.ends_at,
-            members=list(booking.reservation_ids),
-            party_size=seats,
-            channel=booking.channel,
-            share=booking.share,
-            email=booking.email,
-            memo=booking.memo,
-        )
 
     async def find(
         self, *, reservation_id: str | None = None, code: str | None = None

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from api.reservation.booking.driver import DriverDb, SessionDb, Statement
 from api.reservation.booking.rules import DEFAULT_RULES
 from api.reservation.places.schemas import (
     DayAvailability,
@@ -59,14 +60,16 @@ GROUP BY day
 ORDER BY day
 """
 )
-_DAY = text(
-    f"""
+_DAY = Statement(
+    text(
+        f"""
 SELECT s.id, s.starts_at, s.ends_at,
        greatest(s.online_capacity - s.online_booked, 0) AS remaining,
        coalesce({_BOOKABLE}, false) AS bookable
 {_FROM}
 ORDER BY s.starts_at
 """
+    )
 )
 
 
@@ -116,20 +119,22 @@ async def month_availability(
 
 
 async def day_slots(
-    session: AsyncSession | AsyncConnection,
+    db: AsyncSession | AsyncConnection | DriverDb,
     code: str,
     day: dt.date,
     *,
     tz: ZoneInfo,
     now: dt.datetime,
 ) -> DaySlots:
-    """The slots of one day at a location, with remaining online places and bookability."""
+    """The slots of one day at a location, with remaining online places and bookability.
+
+    ``db``: an ORM session or connection, or an asyncpg connection (the public day view).
+    """
     lower, upper = _bounds(day, day, tz)
-    rows = (
-        await session.execute(
-            _DAY, {"code": code, "lower": lower, "upper": upper, "tz": tz.key, "now": now}
-        )
-    ).all()
+    runner = db if isinstance(db, DriverDb) else SessionDb(db)
+    rows = await runner.all(
+        _DAY, {"code": code, "lower": lower, "upper": upper, "tz": tz.key, "now": now}
+    )
     if not rows:
         raise LocationNotFound(f"There is no location {code!r}.")
     return DaySlots(

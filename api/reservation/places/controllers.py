@@ -14,6 +14,7 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.core.autocommit import autocommit
+from api.reservation.booking.driver import DriverDb, driver_connection
 from api.reservation.places.availability import day_slots, month_availability
 from api.reservation.places.schemas import (
     ClosedDayInput,
@@ -110,15 +111,14 @@ class AvailabilityController(Controller):
         day: FromPath[dt.date],
     ) -> DaySlots:
         """The slots of a day with remaining online places and whether they can be booked."""
-        # The page every resident reloads at opening time is one read, so it takes a
-        # connection of its own in autocommit (no BEGIN and COMMIT round trips) instead of
-        # the request's ORM session and its commit and close at the response. The clock is
-        # made here, not injected: with one dependency Litestar needs no anyio task group
-        # (two or more of one level get a task each, costlier than the work).
+        # The page every resident reloads at opening time is one read, so it runs on the
+        # asyncpg connection behind a pooled one, with no transaction (no BEGIN and COMMIT
+        # round trips) and without the ORM session's machinery (see booking/driver.py).
+        # The clock is made here, not injected: with one dependency Litestar needs no anyio
+        # task group (two or more of one level get a task each, costlier than the work).
         clock = provide_clock(state)
-        async with db_engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            return await day_slots(connection, code, day, tz=clock.tz, now=clock.now)
+        async with driver_connection(db_engine) as connection:
+            return await day_slots(DriverDb(connection), code, day, tz=clock.tz, now=clock.now)
 
 
 class PlacesSettingsController(Controller):
