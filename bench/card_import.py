@@ -44,7 +44,8 @@ from api.core.database import (
 )
 from api.core.settings import Zone
 from api.issuance.demo_data import write_demo_card_list
-from api.issuance.residents.importing import CARD_COLUMNS, import_card_list
+from api.issuance.residents.importing import import_card_list
+from api.issuance.residents.whole_file import CARD_COLUMNS
 from sync_format.csv import iter_card_list
 
 ROOT = Path(__file__).resolve().parent.parent

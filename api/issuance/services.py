@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from api.issuance.residents.importing import (
-    CARD_COLUMNS,
-    STAGING_TABLE,
     CardImportRefused,
     CardImportReport,
     import_card_list,
 )
+from api.issuance.residents.whole_file import CARD_COLUMNS, STAGING_TABLE
 
 __all__ = [
     "CARD_COLUMNS",
