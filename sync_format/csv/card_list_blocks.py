@@ -23,15 +23,25 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, Final
 
 import msgspec
+import polars as pl
 
 from sync_format.csv.card_list import CardListRow, CardListStream, Parser
+from sync_format.csv.card_list_frames import FrameCheck, FrameChecker, frame_rows
 from sync_format.csv.columns import SEPARATOR, column_checks
 from sync_format.csv.normalize import PRIVATE_USE
 from sync_format.csv.problems import Problem, ProblemCode
 from sync_format.csv.profile import CARD_LIST_FIELDS
+from sync_format.csv.record_blocks import (
+    Raw,
+    Undecodable,
+    decoded_blocks,
+    header_record,
+    line_ends,
+)
 
-# Bytes read per block (about 7,000 rows of a typical card list).
-BLOCK_BYTES: Final = 1 << 20
+# Bytes read per block (about 27,000 rows of a typical card list): polars works a block
+# at a time, and each of its passes has a fixed cost.
+BLOCK_BYTES: Final = 4 << 20
 # 氏名, 住所 and 方書: the fields whose 外字 staff must map.
 _GAIJI_FIELDS: Final = tuple(map(CARD_LIST_FIELDS.index, ("name", "address", "address_extra")))
 
@@ -47,6 +57,32 @@ class CardListBlock(msgspec.Struct, gc=False):
     lines: list[int]
     columns: list[list[Any]]
     has_gaiji: list[bool]
+
+
+class CardListFrame(msgspec.Struct, gc=False):
+    """Valid rows of a simple block: those polars accepted, and those the row parser decided.
+
+    ``frame`` has ``card_list_frames.FRAME_COLUMNS`` in the written forms of
+    ``CardListBlock``; ``rest`` holds the other valid rows. Row order is not kept.
+    """
+
+    frame: pl.DataFrame
+    rest: CardListBlock
+
+    def to_block(self) -> CardListBlock:
+        """All the rows as one ``CardListBlock``, in line order."""
+        lines, columns, gaiji = frame_rows(self.frame)
+        lines += self.rest.lines
+        columns = [
+            [*mine, *theirs] for mine, theirs in zip(columns, self.rest.columns, strict=True)
+        ]
+        gaiji += self.rest.has_gaiji
+        order = sorted(range(len(lines)), key=lines.__getitem__)
+        return CardListBlock(
+            lines=[lines[index] for index in order],
+            columns=[[column[index] for index in order] for column in columns],
+            has_gaiji=[gaiji[index] for index in order],
+        )
 
 
 def _row_values(row: CardListRow) -> list[Any]:
@@ -69,90 +105,6 @@ def _row_values(row: CardListRow) -> list[Any]:
     ]
 
 
-class _Undecodable(Exception):
-    """Bytes of the file are not valid in its encoding; ``line`` is where they are."""
-
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
-
-
-def _line_ends(data: bytes | str, end: int | None = None) -> int:
-    """How many lines end in ``data[:end]`` (LF, CRLF and a lone CR each end one)."""
-    part = data[:end] if end is not None else data
-    if isinstance(part, bytes):
-        return part.count(b"\n") + part.count(b"\r") - part.count(b"\r\n")
-    return part.count("\n") + part.count("\r") - part.count("\r\n")
-
-
-def _after_line_end(data: bytes, end: int) -> int:
-    """Just past the last line end before ``end`` that does not split a CRLF; 0 if none."""
-    feed = data.rfind(b"\n", 0, end)
-    carriage = data.rfind(b"\r", 0, end)
-    if carriage > feed and carriage + 1 < len(data) and data[carriage + 1] != ord("\n"):
-        return carriage + 1  # a lone CR ends the line
-    return feed + 1
-
-
-def _cut(data: bytes) -> int:
-    """Where a block of whole lines and whole quoted cells ends in ``data`` (0: none yet)."""
-    cut = _after_line_end(data, len(data))
-    while cut and data.count(b'"', 0, cut) % 2 == 1:
-        # Inside a quoted cell: cut at an earlier line end, or wait for more bytes.
-        cut = _after_line_end(data, cut - 1)
-    return cut
-
-
-def _decoded(binary: BinaryIO, encoding: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(first line, text)`` blocks of whole records, decoded a block at a time.
-
-    Decoding here (not through a text wrapper) lets an undecodable byte be placed on its
-    exact line: raises ``_Undecodable``. LF and CR are never part of a CP932 or UTF-8
-    multi-byte character, so a block cut after a line end decodes on its own.
-    """
-    line = 1
-    pending = b""
-    codec = encoding
-    while True:
-        chunk = binary.read(BLOCK_BYTES)
-        data = pending + chunk
-        if not data:
-            return
-        cut = _cut(data) if chunk else len(data)
-        if cut == 0:
-            pending = data
-            continue
-        block, pending = data[:cut], data[cut:]
-        try:
-            text = block.decode(codec)
-        except UnicodeDecodeError as error:
-            raise _Undecodable(line + _line_ends(block, error.start)) from None
-        codec = "utf-8" if codec == "utf-8-sig" else codec  # the BOM starts the file only
-        yield line, text
-        line += _line_ends(text)
-
-
-def _header_record(text: str) -> tuple[list[str] | None, int, int]:
-    """Find the header: ``(cells or None, its line offset, characters it and blanks take)``."""
-    lines = io.StringIO(text, newline="")
-    offset = consumed = 0
-    while True:
-        record = lines.readline()
-        if not record:
-            return None, offset, consumed
-        consumed += len(record)
-        if record.strip("\r\n"):
-            break
-        offset += 1
-    while record.count('"') % 2 == 1:
-        more = lines.readline()
-        if not more:
-            break
-        record += more
-        consumed += len(more)
-    return next(csv.reader(io.StringIO(record), strict=True), []), offset, consumed
-
-
 class CardListBlockStream(CardListStream):
     """Iterate for ``CardListBlock``s; ``problems`` and ``warnings`` fill up as it goes.
 
@@ -160,21 +112,34 @@ class CardListBlockStream(CardListStream):
     """
 
     def blocks(self) -> Iterator[CardListBlock]:
-        """Valid rows, a block at a time; bad rows are left out and reported."""
-        # The bytes under the text wrapper: nothing has been read through it yet.
-        return self._read(lambda text: self._blocks(text.buffer))
+        """Valid rows, a block at a time, in line order; bad rows are left out and reported."""
+        for block in self.batches():
+            yield block.to_block() if isinstance(block, CardListFrame) else block
 
-    def _blocks(self, binary: BinaryIO) -> Iterator[CardListBlock]:
+    def batches(self, *, frames: bool = True) -> Iterator[CardListBlock | CardListFrame]:
+        """Valid rows, a block at a time; simple blocks come as polars frames (``frames``)."""
+        # The bytes under the text wrapper: nothing has been read through it yet.
+        return self._read(lambda text: self._blocks(text.buffer, frames=frames))
+
+    def _blocks(self, binary: BinaryIO, *, frames: bool) -> Iterator[CardListBlock | CardListFrame]:
         line = 1
         try:
-            blocks = _decoded(binary, self.encoding)
+            blocks = decoded_blocks(binary, self.encoding, BLOCK_BYTES)
             layout = self._layout(blocks)
             if layout is None:
                 return
             plan, width, first_block = layout
             checks = column_checks(self._parsers)
+            checker = self._frame_checker(plan, width) if frames else None
             data_rows = 0
-            for line, block in itertools.chain(first_block, blocks):
+            for line, block, raw in itertools.chain(first_block, blocks):
+                checked = checker.check(block, line, raw) if checker is not None else None
+                if checked is not None:
+                    framed = self._frame(checked, plan, width)
+                    data_rows += checked.frame.height + len(checked.suspects)
+                    if framed.frame.height or framed.rest.lines:
+                        yield framed
+                    continue
                 rows, lines = _split(block, line)
                 found, blank = self._block(rows, lines, (plan, width), checks, block)
                 data_rows += len(rows) - blank
@@ -186,7 +151,7 @@ class CardListBlockStream(CardListStream):
                 )
             elif data_rows == 0:
                 self._file_problem(ProblemCode.EMPTY_FILE, "the file has no rows")
-        except _Undecodable as error:
+        except Undecodable as error:
             self._file_problem(
                 ProblemCode.UNSUPPORTED_ENCODING,
                 f"unsupported encoding: line {error.line} is not valid {self.encoding}",
@@ -195,9 +160,33 @@ class CardListBlockStream(CardListStream):
         except csv.Error as error:
             self._file_problem(ProblemCode.MALFORMED_CSV, f"broken CSV quoting: {error}", line)
 
+    def _frame_checker(self, plan: list[tuple[str, int, Parser]], width: int) -> FrameChecker:
+        positions = [position for _, position, _ in plan]
+        overflow = self.profile.allow_era_overflow
+        return FrameChecker(positions, width, self._parsers, allow_era_overflow=overflow)
+
+    def _frame(
+        self, checked: FrameCheck, plan: list[tuple[str, int, Parser]], width: int
+    ) -> CardListFrame:
+        """The checked block's rows: the suspects go through the row parser, in line order."""
+        self.rows_read += checked.frame.height  # _parse counts the suspects
+        lines: list[int] = []
+        columns: list[list[Any]] = [[] for _ in CARD_LIST_FIELDS]
+        gaiji: list[bool] = []
+        for line, cells in checked.suspects:
+            row = self._parse(line, cells, plan, width, {})
+            if row is None:
+                continue
+            lines.append(line)
+            for column, value in zip(columns, _row_values(row), strict=True):
+                column.append(value)
+            gaiji.append(row.has_gaiji)
+        rest = CardListBlock(lines=lines, columns=columns, has_gaiji=gaiji)
+        return CardListFrame(frame=checked.frame, rest=rest)
+
     def _layout(
-        self, blocks: Iterator[tuple[int, str]]
-    ) -> tuple[list[tuple[str, int, Parser]], int, list[tuple[int, str]]] | None:
+        self, blocks: Iterator[tuple[int, str, Raw]]
+    ) -> tuple[list[tuple[str, int, Parser]], int, list[tuple[int, str, Raw]]] | None:
         """Map the columns (from the header, if any); returns ``(plan, width, first data)``.
 
         ``first data`` is what the first block holds after the header.
@@ -205,15 +194,18 @@ class CardListBlockStream(CardListStream):
         if not self.profile.header:
             planned = self._plan(iter(()))
             return None if planned is None else (*planned, [])
-        for start, text in blocks:
-            cells, offset, consumed = _header_record(text)
+        for start, text, _ in blocks:
+            cells, offset, consumed = header_record(text)
             if cells is None:
                 continue  # only blank lines so far
             planned = self._plan(iter([(start + offset, cells)]))
             if planned is None:
                 return None
             rest = text[consumed:]
-            first = [(start + _line_ends(text[:consumed]), rest)] if rest else []
+            # No raw bytes for the rest: the frame path encodes the text again.
+            first: list[tuple[int, str, Raw]] = []
+            if rest:
+                first.append((start + line_ends(text[:consumed]), rest, None))
             return (*planned, first)
         self._plan(iter(()))  # reports the empty file
         return None

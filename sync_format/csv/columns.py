@@ -20,8 +20,13 @@ from sync_format.csv.problems import CellError
 # Joins a column's cells for one match; no cell may hold it (a block with NUL takes the
 # row-at-a-time path).
 SEPARATOR: Final = "\x00"
-# Characters the parsers strip from both ends (str.strip): Python's \s, and the separator.
-_EDGE: Final = r"[^\s\x00\uff61-\uff9f]"
+# What str.strip() strips (the characters str.isspace() calls spaces), spelled out rather
+# than \s so that Rust's regex (the polars path) reads the same set: its \s differs.
+WHITESPACE: Final = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# Characters the parsers strip from both ends, and the separator.
+_EDGE: Final = rf"[^{WHITESPACE}\x00\uff61-\uff9f]"
 _INNER: Final = r"[^\x00\uff61-\uff9f]"
 # Trimmed, non-empty, no half-width katakana (what normalize_text would widen).
 _TEXT: Final = f"{_EDGE}(?:{_INNER}*{_EDGE})?"

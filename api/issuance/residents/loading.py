@@ -28,8 +28,10 @@ from sync_format.csv import CardListProfile, Problem
 from sync_format.csv.card_list_blocks import (
     CardListBlock,
     CardListBlockStream,
+    CardListFrame,
     iter_card_list_blocks,
 )
+from sync_format.csv.card_list_frames import frame_copy_text
 from sync_format.csv.problems import ProblemCode
 from sync_format.csv.profile import CARD_LIST_FIELDS, default_profile
 from sync_format.csv.source import SNIFF_SIZE, EncodingError, Source, detect_encoding
@@ -58,17 +60,20 @@ _ROWS: Final = b"R"
 _DONE: Final = b"S"
 
 
-def _escaped(text: str) -> str:
-    return text.translate(_ESCAPES)
-
-
-def copy_text(block: CardListBlock, line_offset: int = 0, *, line_numbers: bool = True) -> bytes:
+def copy_text(
+    block: CardListBlock | CardListFrame, line_offset: int = 0, *, line_numbers: bool = True
+) -> bytes:
     """Return a block of rows as PostgreSQL COPY text (tab-separated; NULL is backslash-N).
 
     Columns are ``STAGED_COLUMNS``, or ``STAGED_COLUMNS[1:]`` (no line) without
     ``line_numbers``; ``line_offset`` turns a worker's line numbers into the file's. Built a
-    column at a time, like the block itself.
+    column at a time, like the block itself; a frame's rows are written by polars.
     """
+    if isinstance(block, CardListFrame):
+        text = frame_copy_text(block.frame, line_offset, line_numbers=line_numbers)
+        if block.rest.lines:
+            text += copy_text(block.rest, line_offset, line_numbers=line_numbers)
+        return text
     columns: list[list[str]] = []
     if line_numbers:
         columns.append([str(line + line_offset) for line in block.lines])
@@ -78,7 +83,7 @@ def copy_text(block: CardListBlock, line_offset: int = 0, *, line_numbers: bool 
             written = list(map(_BOOLEAN.__getitem__, values))
         elif position in _TEXT_POSITIONS and _NEEDS_ESCAPE.search("".join(values)):
             # A quoted cell may hold a line break or a tab; COPY text needs them escaped.
-            written = [_escaped(value) for value in values]
+            written = [value.translate(_ESCAPES) for value in values]
         if position in _NULLABLE_POSITIONS:
             written = [value or _NULL for value in written]
         columns.append(written)
@@ -99,7 +104,7 @@ class ParseSummary(msgspec.Struct, kw_only=True):
 def _copy_batches(
     stream: CardListBlockStream, line_offset: int = 0, *, line_numbers: bool = True
 ) -> Iterator[bytes]:
-    for block in stream.blocks():
+    for block in stream.batches():
         yield copy_text(block, line_offset, line_numbers=line_numbers)
 
 
@@ -346,7 +351,8 @@ class CardListLoader:
             )
             for part in parts
         ]
-        batches: asyncio.Queue[bytes | ParseSummary] = asyncio.Queue(maxsize=64)
+        # At most ~16 batches of ~5 MB (a 4 MiB block each) wait for COPY.
+        batches: asyncio.Queue[bytes | ParseSummary] = asyncio.Queue(maxsize=16)
         readers = [asyncio.create_task(_read_frames(process, batches)) for process in processes]
         summaries: list[ParseSummary] = []
         try:
