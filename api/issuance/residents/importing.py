@@ -52,13 +52,18 @@ from api.issuance.residents.bulk import (
 from api.issuance.residents.loading import STAGED_COLUMNS, CardListLoader
 from api.issuance.residents.models import CardImport
 from api.issuance.residents.same_file import same_file_again
-from api.issuance.residents.whole_file import CARD_COLUMNS, STAGING_TABLE, cross_checks
+from api.issuance.residents.whole_file import (
+    CARD_COLUMNS,
+    DIFF_TABLE,
+    STAGING_TABLE,
+    cross_checks,
+    taken_application_ids,
+)
 from sync_format.csv import CardListProfile, Problem
 from sync_format.csv.profile import default_profile
 from sync_format.csv.source import Source
 
 logger = logging.getLogger(__name__)
-DIFF_TABLE: Final = "card_list_diff"
 # Bulk path: drop and rebuild residents' secondary indexes when the new rows are at least
 # this many and at least this share of the rows already there.
 BULK_MINIMUM_ROWS: Final = 50_000
@@ -117,7 +122,7 @@ _STORED = ", ".join(f"r.{column}" for column in CARD_COLUMNS)
 # One comparison with residents: only new and changed rows are kept.
 _CREATE_DIFF = f"""
 CREATE TEMP TABLE {DIFF_TABLE} AS
-SELECT r.id AS resident_id, {_STAGED}
+SELECT r.id AS resident_id, s.line, {_STAGED}
 FROM {STAGING_TABLE} s LEFT JOIN residents r ON r.reservation_id = s.reservation_id
 WHERE r.id IS NULL OR ({_STAGED}) IS DISTINCT FROM ({_STORED})
 """  # noqa: S608
@@ -165,7 +170,7 @@ _INSERT_NEW_UNORDERED = _INSERT_NEW.replace("ORDER BY reservation_id", "")
 # residents empty (a first import): every staged row is new; no comparison table is filled.
 _CREATE_EMPTY_DIFF = f"""
 CREATE TEMP TABLE {DIFF_TABLE} AS
-SELECT NULL::bigint AS resident_id, {_STAGED} FROM {STAGING_TABLE} s WHERE false
+SELECT NULL::bigint AS resident_id, s.line, {_STAGED} FROM {STAGING_TABLE} s WHERE false
 """  # noqa: S608
 _COUNTS_ALL_NEW = f"""
 SELECT count(*) AS total, count(*) FILTER (WHERE has_gaiji) AS gaiji, count(*) AS new,
@@ -243,6 +248,27 @@ async def _apply(
         # Statistics for the queries right after a large load (the next comparison).
         await driver.execute("ANALYZE residents")
         timer.step("analyze")
+
+
+async def _compare(
+    driver: Any, problems: list[Problem], warnings: list[Problem], timer: StepTimer
+) -> tuple[Any, bool]:
+    """The whole-file checks, then the comparison with residents (into ``DIFF_TABLE``).
+
+    Adds what the checks find to ``problems`` and ``warnings``; returns the counts and
+    whether residents was empty (every staged row new).
+    """
+    found, noted = await cross_checks(driver)
+    problems.extend(found)
+    warnings.extend(noted)
+    timer.step("whole-file checks")
+    all_new = not await driver.fetchval("SELECT EXISTS (SELECT FROM residents)")
+    await driver.execute(_CREATE_EMPTY_DIFF if all_new else _CREATE_DIFF)
+    if not all_new:
+        problems.extend(await taken_application_ids(driver))
+    counts = await driver.fetchrow(_COUNTS_ALL_NEW if all_new else _COUNTS)
+    timer.step("comparison")
+    return counts, all_new
 
 
 def _record(
@@ -332,14 +358,7 @@ async def import_card_list(
         summary = loader.summary
         problems = list(summary.problems)
         warnings = list(summary.warnings)
-        found, noted = await cross_checks(driver)
-        problems.extend(found)
-        warnings.extend(noted)
-        timer.step("whole-file checks")
-        all_new = not await driver.fetchval("SELECT EXISTS (SELECT FROM residents)")
-        await driver.execute(_CREATE_EMPTY_DIFF if all_new else _CREATE_DIFF)
-        counts = await driver.fetchrow(_COUNTS_ALL_NEW if all_new else _COUNTS)
-        timer.step("comparison")
+        counts, all_new = await _compare(driver, problems, warnings, timer)
         applied = not dry_run and not problems
         record = _record(record, file_name, staff, sha256, size)
         _settle(record, profile, staff, applied=applied, refused=bool(problems))

@@ -96,6 +96,27 @@ async def test_application_id_of_another_card_is_bad(issuance_session: AsyncSess
     assert [(p["line"], p["code"]) for p in problems] == [(2, "row.application_id_taken")]
 
 
+async def test_a_changed_row_taking_another_cards_application_id_is_bad(
+    issuance_session: AsyncSession,
+) -> None:
+    second = {"製造管理番号": "B2C-654321", "申請書ID": "00123456789012345678902"}
+    await import_card_list(issuance_session, card_list({}, second))
+    unchanged = await import_card_list(
+        issuance_session, card_list({}, second), same_file_shortcut=False
+    )
+    assert (unchanged.unchanged, unchanged.problems) == (2, [])
+
+    with pytest.raises(CardImportRefused) as refused:
+        # Card B2C-654321 now names A1B-123456's application ID (A is not in this file).
+        await import_card_list(
+            issuance_session, card_list({**second, "申請書ID": "00123456789012345678901"})
+        )
+
+    assert [(p["line"], p["code"]) for p in refused.value.details] == [
+        (2, "row.application_id_taken")
+    ]
+
+
 async def _refused_after_first(session: AsyncSession) -> list[dict[str, object]]:
     with pytest.raises(CardImportRefused) as refused:
         await import_card_list(session, card_list({"製造管理番号": "B2C-654321"}))
