@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from api.core.settings import Zone
 from api.issuance.demo_data import generate_residents, write_demo_card_list
 from api.issuance.models import Resident
-from api.issuance.residents import importing, loading
+from api.issuance.residents import applying, importing, loading
 from api.issuance.residents.importing import CardImportRefused, import_card_list
 from api.issuance.residents.models import CardImport, ResidentHistory
 from sync_format.csv import write_card_list
@@ -163,7 +163,7 @@ async def test_bulk_load_rebuilds_every_index_and_constraint_and_keeps_history(
     assert "COPY into residents" in caplog.text
     assert await _schema(issuance_session) == schema
     caplog.clear()
-    monkeypatch.setattr(importing, "BULK_MINIMUM_ROWS", 1)
+    monkeypatch.setattr(applying, "BULK_MINIMUM_ROWS", 1)
     moved = msgspec.structs.replace(first[0], address="見本県デモ市新町9-9")
     buffer = io.BytesIO()
     write_card_list(buffer, [moved, *first[1:], *later])
