@@ -99,12 +99,8 @@ async def cross_checks(driver: Any) -> tuple[list[Problem], list[Problem]]:
             )
     if "application_id" in twice:
         problems.extend(
-            Problem(
-                code="row.application_id_duplicate",
-                reason=f"申請書ID also on line {row['first_line']}",
-                line=row["line"],
-                column="申請書ID",
-                value=row["application_id"],
+            _application_id_problem(
+                "row.application_id_duplicate", f"申請書ID also on line {row['first_line']}", row
             )
             for row in await driver.fetch(_APPLICATION_IDS_TWICE)
             if row["line"] != row["first_line"]
@@ -115,12 +111,16 @@ async def cross_checks(driver: Any) -> tuple[list[Problem], list[Problem]]:
 async def taken_application_ids(driver: Any) -> list[Problem]:
     """New or changed rows whose application ID is already another card's (needs the diff)."""
     return [
-        Problem(
-            code="row.application_id_taken",
-            reason=f"申請書ID is already the card {row['reservation_id']}'s",
-            line=row["line"],
-            column="申請書ID",
-            value=row["application_id"],
+        _application_id_problem(
+            "row.application_id_taken",
+            f"申請書ID is already the card {row['reservation_id']}'s",
+            row,
         )
         for row in await driver.fetch(_TAKEN_APPLICATION_IDS)
     ]
+
+
+def _application_id_problem(code: str, reason: str, row: Any) -> Problem:
+    return Problem(
+        code=code, reason=reason, line=row["line"], column="申請書ID", value=row["application_id"]
+    )

@@ -1,5 +1,8 @@
 """Fixtures for the CSV codec tests: sample files and a small card list builder."""
 
+# The example city's headers have full-width brackets, as its exports do.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +10,22 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+# The column names of the bundled example city profile.
+CITY_HEADERS = [
+    "予約用ID",
+    "申請書番号",
+    "発送番号",
+    "氏名（漢字）",
+    "氏名（カナ）",
+    "生年月日",
+    "性別コード",
+    "〒",
+    "住所",
+    "方書",
+    "署名用",
+    "利用者用",
+]
 
 HEADERS = [
     "製造管理番号",

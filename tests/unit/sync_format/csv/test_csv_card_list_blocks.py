@@ -21,7 +21,7 @@ from sync_format.csv.card_list_blocks import CardListFrame, _row_values, iter_ca
 from sync_format.csv.columns import CANONICAL_CELLS
 from sync_format.csv.profile import bundled_profile, default_profile
 from sync_format.csv.source import SNIFF_SIZE
-from tests.unit.sync_format.csv.conftest import build_card_list
+from tests.unit.sync_format.csv.conftest import CITY_HEADERS, build_card_list
 
 
 def row_reader(source: Any) -> tuple[list[tuple[Any, ...]], CardListStream]:
@@ -280,22 +280,6 @@ def test_block_reader_names_the_exact_line_of_an_undecodable_byte_past_the_sniff
     assert len(expected) < 15_000
 
 
-_CITY_HEADERS = [
-    "予約用ID",
-    "申請書番号",
-    "発送番号",
-    "氏名（漢字）",
-    "氏名（カナ）",
-    "生年月日",
-    "性別コード",
-    "〒",
-    "住所",
-    "方書",
-    "署名用",
-    "利用者用",
-]
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profile=st.sampled_from(["example-city", "example-positional"]),
@@ -314,7 +298,7 @@ def test_block_reader_agrees_with_the_row_reader_under_other_profiles(
     profile: str, cells: list[tuple[str, str, str, str]]
 ) -> None:
     chosen = bundled_profile(profile)
-    lines = [] if not chosen.header else [",".join(_CITY_HEADERS)]
+    lines = [] if not chosen.header else [",".join(CITY_HEADERS)]
     for number, (birth, sex, certificate, extra) in enumerate(cells):
         row = [
             f"A1B-{number:06d}",

@@ -1,7 +1,6 @@
 """Import profiles: header remapping, code values, positional columns, profile errors."""
 
 # Full-width and look-alike characters are the input these tests are about.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 
@@ -20,21 +19,7 @@ from sync_format.csv.profile import (
     load_profile,
     parse_profile,
 )
-
-CITY_HEADERS = [
-    "予約用ID",
-    "申請書番号",
-    "発送番号",
-    "氏名（漢字）",
-    "氏名（カナ）",
-    "生年月日",
-    "性別コード",
-    "〒",
-    "住所",
-    "方書",
-    "署名用",
-    "利用者用",
-]
+from tests.unit.sync_format.csv.conftest import CITY_HEADERS
 
 
 def test_default_profile_is_the_formats_md_layout() -> None:
