@@ -1,7 +1,5 @@
 """Import profiles: header remapping, code values, positional columns, profile errors."""
 
-# Full-width and look-alike characters are the input these tests are about.
-
 from __future__ import annotations
 
 import datetime as dt
