@@ -332,8 +332,18 @@ class CardListLoader:
 
     async def _serial(self) -> AsyncIterator[bytes]:
         stream = iter_card_list_blocks(self.source, self.profile)
-        for batch in _copy_batches(stream, line_numbers=self.line_numbers):
-            yield batch
+        batches = _copy_batches(stream, line_numbers=self.line_numbers)
+        # Each batch is parsed in a thread, the next one while this one is sent: the event
+        # loop stays free to feed PostgreSQL's COPY (and to serve other requests) meanwhile,
+        # and polars lets go of the GIL for its share of the work.
+        pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        try:
+            while (batch := await pending) is not None:
+                pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+                yield batch
+        finally:
+            # Stopped early (COPY failed): let the running parse end before the file closes.
+            await asyncio.wait([pending])
         self.summary = ParseSummary(
             problems=list(stream.problems),
             warnings=list(stream.warnings),
