@@ -6,7 +6,9 @@ tables are emptied afterwards (``reservation_client``'s way), not rolled back.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ from api.reservation.booking.config import BookingSettings
 from api.reservation.booking.controllers import booking_route_handlers
 from api.reservation.booking.credentials import password_verifier
 from api.reservation.booking.deps import BOOKING_SETTINGS_STATE_KEY
+from api.reservation.booking.rate_limit import WINDOW_SECONDS
 from api.reservation.models import CORE_TABLES
 from tests.conftest import truncate_all
 from tests.staff import loopback_peer
@@ -46,6 +49,17 @@ def booking_settings(**overrides: Any) -> BookingSettings:
     }
     values.update(overrides)
     return BookingSettings(**values)
+
+
+async def inside_one_rate_window(seconds_needed: float = 5.0) -> None:
+    """Wait, if need be, for a fresh rate-limit window, so that a test's attempts share one.
+
+    Login limits and the failure alarm count in fixed windows of ``WINDOW_SECONDS`` on the
+    database's clock (this machine's): attempts that straddle a window's end count in two.
+    """
+    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+    if left < seconds_needed:
+        await asyncio.sleep(left + 0.1)
 
 
 def rid(number: int) -> str:

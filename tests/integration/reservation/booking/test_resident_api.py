@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from api.reservation.booking.metrics import LOGIN_FAILURE_ALARM
 from tests.integration.reservation.booking.conftest import (
     Places,
+    inside_one_rate_window,
     log_in,
     password_of,
     rid,
@@ -198,6 +199,7 @@ async def test_rate_limit_counts_attempts_per_client(
     client: AsyncTestClient[Litestar], places: Places
 ) -> None:
     await places.add_eligible(1, 2)
+    await inside_one_rate_window()
     statuses = []
     for number in (1, 2, 1, 2):
         response = await client.post(
@@ -212,6 +214,7 @@ async def test_rate_limit_counts_attempts_per_client(
 async def test_failures_across_ids_raise_the_alarm(
     client: AsyncTestClient[Litestar], places: Places, caplog: pytest.LogCaptureFixture
 ) -> None:
+    await inside_one_rate_window()
     await asyncio.gather(
         *(
             client.post("/api/resident/login", json={"reservation_id": rid(n), "password": "0000"})
