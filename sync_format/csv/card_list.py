@@ -208,6 +208,15 @@ class CardListStream:
     def _file_problem(self, code: str, reason: str, line: int | None = None) -> None:
         self.problems.append(Problem(code=code, reason=reason, line=line))
 
+    def _note_if_no_rows(self, data_rows: int) -> None:
+        """After the last record: a header without rows is a warning, no rows at all a problem."""
+        if data_rows == 0 and self.profile.header:
+            self.warnings.append(
+                Problem(code=ProblemCode.NO_ROWS, reason="the file has a header but no rows")
+            )
+        elif data_rows == 0:
+            self._file_problem(ProblemCode.EMPTY_FILE, "the file has no rows")
+
     def _plan(
         self, records: Iterator[tuple[int, list[str]]]
     ) -> tuple[list[tuple[str, int, Parser]], int] | None:
@@ -266,12 +275,7 @@ class CardListStream:
                 row = self._parse(line, cells, plan, width, seen)
                 if row is not None:
                     yield row
-            if data_lines == 0 and self.profile.header:
-                self.warnings.append(
-                    Problem(code=ProblemCode.NO_ROWS, reason="the file has a header but no rows")
-                )
-            elif data_lines == 0:
-                self._file_problem(ProblemCode.EMPTY_FILE, "the file has no rows")
+            self._note_if_no_rows(data_lines)
         except UnicodeDecodeError:
             self._file_problem(
                 ProblemCode.UNSUPPORTED_ENCODING,

@@ -145,12 +145,7 @@ class CardListBlockStream(CardListStream):
                 data_rows += len(rows) - blank
                 if found.lines:
                     yield found
-            if data_rows == 0 and self.profile.header:
-                self.warnings.append(
-                    Problem(code=ProblemCode.NO_ROWS, reason="the file has a header but no rows")
-                )
-            elif data_rows == 0:
-                self._file_problem(ProblemCode.EMPTY_FILE, "the file has no rows")
+            self._note_if_no_rows(data_rows)
         except Undecodable as error:
             self._file_problem(
                 ProblemCode.UNSUPPORTED_ENCODING,
