@@ -35,6 +35,7 @@ from api.reservation.booking.deps import (
 )
 from api.reservation.booking.driver import DriverDb, driver_connection
 from api.reservation.booking.login import (
+    PasswordCheck,
     answer_attempt,
     canonical_id,
     check_password,
@@ -66,6 +67,26 @@ PUBLIC: Final = {"public": True}
 HOT_ROUTES: Final = ("login", "book")
 
 
+async def _counted_attempt(
+    request: Request[Any, Any, Any],
+    connection: asyncpg.Connection,
+    context: BookingContext,
+    credentials: ResidentLoginInput | MemberCredentials,
+    *,
+    with_booking: bool = False,
+) -> PasswordCheck:
+    # One password attempt, counted on the connection (its transaction, if one is open).
+    return await check_password(
+        DriverDb(connection),
+        context.settings,
+        reservation_id=credentials.reservation_id,
+        password=credentials.password,
+        client_address=context.client_of(request),
+        now=utc_now(),
+        with_booking=with_booking,
+    )
+
+
 async def _member_attempt(
     request: Request[Any, Any, Any],
     connection: asyncpg.Connection,
@@ -75,14 +96,7 @@ async def _member_attempt(
     # A household member's password attempt in a transaction of its own, committed before
     # it is logged (as ``attempt_login`` does on the session); a failure raises its refusal.
     async with connection.transaction():
-        counted = await check_password(
-            DriverDb(connection),
-            context.settings,
-            reservation_id=member.reservation_id,
-            password=member.password,
-            client_address=context.client_of(request),
-            now=utc_now(),
-        )
+        counted = await _counted_attempt(request, connection, context, member)
     return (await answer_attempt(request, counted, member=True)).reservation_id
 
 
@@ -116,14 +130,8 @@ class ResidentController(Controller):
         # plus atomic counter updates when it fails: with no transaction open, each commits
         # on its own (as ``attempt_login`` under ``autocommit``), before the attempt is logged.
         async with driver_connection(db_engine) as connection:
-            counted = await check_password(
-                DriverDb(connection),
-                booking_context.settings,
-                reservation_id=data.reservation_id,
-                password=data.password,
-                client_address=booking_context.client_of(request),
-                now=utc_now(),
-                with_booking=True,
+            counted = await _counted_attempt(
+                request, connection, booking_context, data, with_booking=True
             )
         check = await answer_attempt(request, counted, member=False)
         booking = check.booking
