@@ -30,7 +30,7 @@ from sync_format.csv.card_list_frames import FrameCheck, FrameChecker, frame_row
 from sync_format.csv.columns import SEPARATOR, column_checks
 from sync_format.csv.normalize import PRIVATE_USE
 from sync_format.csv.problems import Problem, ProblemCode
-from sync_format.csv.profile import CARD_LIST_FIELDS
+from sync_format.csv.profile import CARD_LIST_FIELDS, GAIJI_FIELDS
 from sync_format.csv.record_blocks import (
     Raw,
     Undecodable,
@@ -43,7 +43,7 @@ from sync_format.csv.record_blocks import (
 # at a time, and each of its passes has a fixed cost.
 BLOCK_BYTES: Final = 4 << 20
 # 氏名, 住所 and 方書: the fields whose 外字 staff must map.
-_GAIJI_FIELDS: Final = tuple(map(CARD_LIST_FIELDS.index, ("name", "address", "address_extra")))
+_GAIJI_POSITIONS: Final = tuple(map(CARD_LIST_FIELDS.index, GAIJI_FIELDS))
 
 
 class CardListBlock(msgspec.Struct, gc=False):
@@ -241,7 +241,7 @@ class CardListBlockStream(CardListStream):
             suspects.update(bad)
         gaiji = [False] * count
         if PRIVATE_USE.search(text):
-            for position in _GAIJI_FIELDS:  # 氏名, 住所, 方書
+            for position in _GAIJI_POSITIONS:  # 氏名, 住所, 方書
                 _mark_private_use(columns[position], gaiji)
         self.rows_read += count
         blank = 0

@@ -23,17 +23,13 @@ from sync_format.csv.columns import CACHE_LIMIT, CACHED_FIELDS, CANONICAL_CELLS
 from sync_format.csv.frame_dates import date_stages, iso_dates
 from sync_format.csv.normalize import PRIVATE_USE
 from sync_format.csv.problems import CellError
-from sync_format.csv.profile import CARD_LIST_FIELDS
+from sync_format.csv.profile import BOOLEAN_FIELDS, CARD_LIST_FIELDS, GAIJI_FIELDS, TEXT_FIELDS
 from sync_format.csv.record_blocks import Raw, RawBlock
 
 # A frame's columns: the start line, the fields as ``CardListBlock`` writes them, 外字.
 FRAME_COLUMNS: Final = ("line", *CARD_LIST_FIELDS, "has_gaiji")
 _DATE_FIELDS: Final = ("birth_date", "card_expiry")
 _CODE_FIELDS: Final = ("sex", "certificate_signature", "certificate_authentication")
-_BOOLEAN_FIELDS: Final = ("certificate_signature", "certificate_authentication")
-_GAIJI_FIELDS: Final = ("name", "address", "address_extra")  # 氏名, 住所, 方書
-# Free text that COPY text must escape (backslash, tab; line breaks cannot occur here).
-_TEXT_FIELDS: Final = ("name", "name_kana", "address", "address_extra")
 _BOM: Final = "\ufeff"
 # Above this share of suspects a block is left to the row path: the row parser would parse
 # each suspect in full, where the row path's caches answer most odd dates and codes (a file
@@ -94,7 +90,7 @@ class FrameChecker:
         self._written = values
         self._accepted = pl.all_horizontal(accepted)
         # COPY text would need escapes for a backslash or tab: the row parser's path has them.
-        no_escapes = [~self._cell(field).str.contains(r"[\\\t]") for field in _TEXT_FIELDS]
+        no_escapes = [~self._cell(field).str.contains(r"[\\\t]") for field in TEXT_FIELDS]
         self._escaped = pl.all_horizontal(*accepted, *no_escapes)
 
     def check(self, text: str, first_line: int, raw: Raw) -> FrameCheck | None:
@@ -199,7 +195,7 @@ class FrameChecker:
             values[field] = date
             present = date.is_not_null()
             accepted.append(present | (cells[field] == "") if field == "card_expiry" else present)
-        gaiji = [cells[field].str.contains(PRIVATE_USE.pattern) for field in _GAIJI_FIELDS]
+        gaiji = [cells[field].str.contains(PRIVATE_USE.pattern) for field in GAIJI_FIELDS]
         values["has_gaiji"] = pl.any_horizontal(gaiji)
         return values, accepted
 
@@ -223,7 +219,7 @@ class FrameChecker:
                     mapping[raw_cell] = None
                 if len(known) < CACHE_LIMIT:  # a real file has a handful of codes
                     known[raw_cell] = mapping[raw_cell]
-            dtype = pl.Boolean if field in _BOOLEAN_FIELDS else pl.String
+            dtype = pl.Boolean if field in BOOLEAN_FIELDS else pl.String
             codes[field] = self._cell(field).replace_strict(
                 mapping, default=None, return_dtype=dtype
             )
@@ -249,7 +245,7 @@ def frame_copy_text(frame: pl.DataFrame, line_offset: int = 0, *, line_numbers: 
         written.append(pl.col("line") + line_offset)
     for field in (*CARD_LIST_FIELDS, "has_gaiji"):
         column = pl.col(field)
-        if field in (*_BOOLEAN_FIELDS, "has_gaiji"):
+        if field in (*BOOLEAN_FIELDS, "has_gaiji"):
             column = pl.when(column).then(pl.lit("t")).otherwise(pl.lit("f"))
         elif field == "address_extra":
             column = pl.when(column == "").then(pl.lit(None, pl.String)).otherwise(column)

@@ -34,6 +34,11 @@ OPTIONAL_FIELDS = frozenset(
     {"address_extra", "certificate_signature", "certificate_authentication", "card_expiry"}
 )
 REQUIRED_FIELDS = frozenset(CARD_LIST_FIELDS) - OPTIONAL_FIELDS
+# Free text (a quoted cell may hold a tab or line break; COPY text escapes them).
+TEXT_FIELDS: tuple[str, ...] = ("name", "name_kana", "address", "address_extra")
+# Where a 外字 (private-use character) can be: 氏名, 住所, 方書.
+GAIJI_FIELDS: tuple[str, ...] = ("name", "address", "address_extra")
+BOOLEAN_FIELDS: tuple[str, ...] = ("certificate_signature", "certificate_authentication")
 SEXES = ("male", "female")
 _SECTIONS = {"profile", "columns", "codes"}
 _PROFILE_KEYS = {"name", "description", "encoding", "header", "allow_era_overflow"}

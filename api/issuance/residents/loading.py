@@ -33,7 +33,12 @@ from sync_format.csv.card_list_blocks import (
 )
 from sync_format.csv.card_list_frames import frame_copy_text
 from sync_format.csv.problems import ProblemCode
-from sync_format.csv.profile import CARD_LIST_FIELDS, default_profile
+from sync_format.csv.profile import (
+    BOOLEAN_FIELDS,
+    CARD_LIST_FIELDS,
+    TEXT_FIELDS,
+    default_profile,
+)
 from sync_format.csv.source import SNIFF_SIZE, EncodingError, Source, detect_encoding
 
 # Columns of the staging table, in the order copy_text writes them.
@@ -46,12 +51,8 @@ _ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "
 _BOOLEAN: Final = {True: "t", False: "f"}
 _NULL: Final = "\\N"
 # Positions in CARD_LIST_FIELDS: free text (may need escaping), booleans, "" meaning NULL.
-_TEXT_POSITIONS: Final = frozenset(
-    map(CARD_LIST_FIELDS.index, ("name", "name_kana", "address", "address_extra"))
-)
-_BOOLEAN_POSITIONS: Final = frozenset(
-    map(CARD_LIST_FIELDS.index, ("certificate_signature", "certificate_authentication"))
-)
+_TEXT_POSITIONS: Final = frozenset(map(CARD_LIST_FIELDS.index, TEXT_FIELDS))
+_BOOLEAN_POSITIONS: Final = frozenset(map(CARD_LIST_FIELDS.index, BOOLEAN_FIELDS))
 _NULLABLE_POSITIONS: Final = frozenset(
     map(CARD_LIST_FIELDS.index, ("address_extra", "card_expiry"))
 )
