@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from api.core.database import (
+    TRUNCATE_ON_PURPOSE,
     asyncpg_url,
     create_sqlalchemy_config,
     ensure_database,
@@ -203,6 +204,7 @@ async def importing(path: Path, url: str, runs: int, workers: int) -> dict[str, 
     try:
         for _ in range(runs):
             async with engine.begin() as connection:
+                await connection.exec_driver_sql(TRUNCATE_ON_PURPOSE)
                 await connection.exec_driver_sql(
                     "TRUNCATE residents, resident_history, card_imports RESTART IDENTITY CASCADE"
                 )

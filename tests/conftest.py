@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import NullPool
 
 from api.core.database import (
+    TRUNCATE_ON_PURPOSE,
     asyncpg_url,
     create_sqlalchemy_config,
     ensure_database,
@@ -147,7 +148,9 @@ async def truncate_all(url: str) -> None:
         )
         if tables:
             names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            await connection.execute(
+                f"{TRUNCATE_ON_PURPOSE}; TRUNCATE {names} RESTART IDENTITY CASCADE"
+            )
     finally:
         await connection.close()
 

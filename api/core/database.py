@@ -55,6 +55,9 @@ EMBEDDED_SETTINGS: Final = {
     "temp_buffers": "128MB",
 }
 EMBEDDED_SETTINGS_FILE: Final = "madoguchi.conf"
+# The append-only tables (access log, progress events) refuse TRUNCATE unless the same
+# transaction first runs this: emptying them must be meant (test clean-up, benchmarks).
+TRUNCATE_ON_PURPOSE: Final = "SELECT set_config('madoguchi.allow_truncate', 'on', true)"
 _INCLUDE_LINE: Final = f"include_if_exists = '{EMBEDDED_SETTINGS_FILE}'"
 
 

@@ -20,6 +20,7 @@ from api.core.audit.cli import access_log_model
 from api.core.audit.events import Actor
 from api.core.audit.models import AccessLogMixin
 from api.core.audit.recorder import AccessLogWriter, make_row
+from api.core.database import TRUNCATE_ON_PURPOSE
 from api.core.settings import Zone
 
 
@@ -85,8 +86,7 @@ def sample_row(zone: Zone, index: int, **overrides: Any) -> dict[str, Any]:
 async def _empty(dsn: str) -> None:
     connection = await asyncpg.connect(dsn)
     try:
-        # TRUNCATE is not a row DELETE: the append-only trigger leaves test clean-up alone.
-        await connection.execute("TRUNCATE access_log RESTART IDENTITY")
+        await connection.execute(f"{TRUNCATE_ON_PURPOSE}; TRUNCATE access_log RESTART IDENTITY")
     finally:
         await connection.close()
 

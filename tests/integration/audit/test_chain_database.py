@@ -12,6 +12,7 @@ import pytest
 from api.core.audit.chain import CHAINED_FIELDS, GENESIS_HASH, compute_hash
 from api.core.audit.recorder import AccessLogWriter
 from api.core.audit.service import verify_database
+from api.core.database import TRUNCATE_ON_PURPOSE
 from tests.integration.audit.conftest import AuditDatabase, sample_row
 
 
@@ -64,6 +65,27 @@ async def test_update_and_delete_are_refused(audit_database: AuditDatabase, stat
     finally:
         await connection.close()
     assert len(await audit_database.fetch("SELECT 1 FROM access_log")) == 3
+
+
+async def test_truncate_is_refused_unless_the_transaction_means_it(
+    audit_database: AuditDatabase,
+) -> None:
+    await audit_database.append(3)
+    connection = await asyncpg.connect(audit_database.dsn)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="TRUNCATE refused"):
+            await connection.execute("TRUNCATE access_log")
+        assert len(await audit_database.fetch("SELECT 1 FROM access_log")) == 3
+        # The setting holds for its own transaction only.
+        async with connection.transaction():
+            await connection.execute(TRUNCATE_ON_PURPOSE)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="TRUNCATE refused"):
+            await connection.execute("TRUNCATE access_log")
+
+        await connection.execute(f"{TRUNCATE_ON_PURPOSE}; TRUNCATE access_log")
+    finally:
+        await connection.close()
+    assert await audit_database.fetch("SELECT 1 FROM access_log") == []
 
 
 async def test_rows_that_are_not_strings_are_refused(audit_database: AuditDatabase) -> None:

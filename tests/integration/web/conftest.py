@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -15,20 +14,8 @@ from sqlalchemy.pool import NullPool
 from api.core.settings import Zone
 from api.reservation.app import create_app
 from tests.browser.seeding import ENVIRONMENT, seed_site
+from tests.conftest import truncate_all
 from tests.support import make_settings
-
-
-async def _truncate(url: str) -> None:
-    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
-    try:
-        tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT LIKE 'alembic_version%'"
-        )
-        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-        await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    finally:
-        await connection.close()
 
 
 @pytest.fixture
@@ -47,4 +34,4 @@ async def site_client(
         async with AsyncTestClient(app=app, base_url="https://testserver.local") as client:
             yield client
     finally:
-        await _truncate(url)
+        await truncate_all(url)

@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.database import TRUNCATE_ON_PURPOSE
 from api.issuance.progress.models import CardProgress, ProgressEvent
 from api.issuance.progress.queries import CardFilter, card_csv_rows, list_cards, phase_counts
 from api.issuance.progress.rules import Action, Phase
@@ -135,6 +136,26 @@ async def test_events_are_append_only(issuance_session: AsyncSession) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         async with issuance_session.begin_nested():
             await issuance_session.execute(text("UPDATE progress_events SET actor = 'someone'"))
+
+
+@pytest.mark.parametrize(
+    "statement", ["TRUNCATE progress_events CASCADE", "TRUNCATE residents CASCADE"]
+)
+async def test_events_survive_a_truncate_unless_it_is_meant(
+    issuance_session: AsyncSession, statement: str
+) -> None:
+    residents = await add_residents(issuance_session, 2)
+    await advance(issuance_session, residents, Action.PRESETUP_DONE)
+
+    with pytest.raises(DBAPIError, match="progress_events is append-only: TRUNCATE refused"):
+        async with issuance_session.begin_nested():
+            await issuance_session.execute(text(statement))
+    assert len((await issuance_session.scalars(select(ProgressEvent))).all()) == 2
+
+    async with issuance_session.begin_nested():
+        await issuance_session.execute(text(TRUNCATE_ON_PURPOSE))
+        await issuance_session.execute(text(statement))
+    assert (await issuance_session.scalars(select(ProgressEvent))).all() == []
 
 
 async def test_presetup_file_is_all_or_nothing_and_a_second_import_changes_nothing(
