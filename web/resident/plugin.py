@@ -27,13 +27,10 @@ from api.core.secrets import resolve_secret_key
 from api.core.settings import ZoneSettings
 from api.reservation.booking.config import cached_booking_settings
 from api.reservation.booking.deps import BookingContext, provide_context
-from web.resident.controllers import (
-    PUBLIC_OPT,
-    LoginNeeded,
-    ResidentSiteController,
-    login_needed,
-)
+from web.resident.controllers import ResidentSiteController
 from web.resident.engine import EngineBookingPort
+from web.resident.own_booking import OwnBookingController
+from web.resident.pages import PUBLIC_OPT, LoginNeeded, login_needed
 from web.resident.port import Holder, ResidentBookingPort
 from web.resident.session import (
     ResidentSessionMiddleware,
@@ -41,6 +38,7 @@ from web.resident.session import (
     resident_session_config,
 )
 from web.resident.site import ResidentSiteConfig
+from web.resident.wizard import BookingWizardController
 from web.security import PageHeadersMiddleware
 from web.templating import STATIC_DIR, template_config
 
@@ -127,7 +125,7 @@ def resident_site_route_handlers(
 
     pages = Router(
         path="/",
-        route_handlers=[ResidentSiteController],
+        route_handlers=[ResidentSiteController, BookingWizardController, OwnBookingController],
         opt=dict(PUBLIC_OPT),
         middleware=[
             PageHeadersMiddleware(),
