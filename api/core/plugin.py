@@ -1,4 +1,4 @@
-"""The wiring both zones share: database, health probes, errors, logging, OpenAPI.
+"""The wiring both zones share: database, health probes, metrics, errors, logging, OpenAPI.
 
 One plugin registers it, so the two apps differ only in what they add.
 """
@@ -22,6 +22,7 @@ from api.core.health import HealthController
 from api.core.identity.guards import AUTHENTICATED
 from api.core.identity.plugin import IdentityPlugin
 from api.core.logging import configure_logging, request_log_middleware, request_logger
+from api.core.metrics import MetricsController, request_metrics
 from api.core.settings import ZoneSettings
 from api.core.tables import CoreTables
 
@@ -67,7 +68,7 @@ class CorePlugin(InitPluginProtocol):
         )
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Add database, probes, error handlers, request logging and OpenAPI to the app."""
+        """Add database, probes, metrics, error handlers, request logging and OpenAPI."""
         configure_logging(self.settings)
         zone = self.settings.zone.value
         app_config.debug = self.settings.debug
@@ -88,7 +89,8 @@ class CorePlugin(InitPluginProtocol):
         app_config.plugins.append(
             AuditPlugin(zone, self.database_url, self.tables.access_log, null_pool=self.null_pool)
         )
-        app_config.route_handlers.append(HealthController)
+        app_config.route_handlers.extend([HealthController, MetricsController])
+        app_config.middleware.append(request_metrics(zone).middleware)
         app_config.exception_handlers = {**exception_handlers, **app_config.exception_handlers}
         app_config.on_startup.append(_log_every_request)
         app_config.on_startup.append(_freeze_startup_objects)

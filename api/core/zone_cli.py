@@ -12,6 +12,7 @@ from advanced_alchemy.alembic.commands import AlembicCommands
 
 from api.core.audit.cli import audit_commands
 from api.core.database import create_sqlalchemy_config, ensure_database, resolve_database_url
+from api.core.metrics import prepare_multiprocess
 from api.core.settings import SettingsError, Zone, ZoneSettings, get_settings
 
 
@@ -51,6 +52,8 @@ def make_zone_group(zone: Zone, app_factory: str) -> click.Group:
         # workers inherit its URL instead of each starting their own.
         os.environ[f"{zone.value.upper()}_DATABASE_URL"] = resolve_database_url(settings)
         get_settings.cache_clear()
+        if workers > 1:
+            prepare_multiprocess(settings.zone_dir / "metrics")
         uvicorn.run(
             app_factory,
             factory=True,

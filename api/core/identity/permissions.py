@@ -23,6 +23,7 @@ class Permission(enum.StrEnum):
     SETTINGS_MANAGE = "settings.manage"
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
+    METRICS_READ = "metrics.read"
 
 
 # Personal data lives only in the issuance zone, phone bookings only in the reservation zone;
@@ -40,6 +41,7 @@ ZONE_PERMISSIONS: Final[dict[Zone, frozenset[Permission]]] = {
             Permission.SETTINGS_MANAGE,
             Permission.USERS_MANAGE,
             Permission.AUDIT_READ,
+            Permission.METRICS_READ,
         }
     ),
     Zone.RESERVATION: frozenset(
@@ -51,6 +53,7 @@ ZONE_PERMISSIONS: Final[dict[Zone, frozenset[Permission]]] = {
             Permission.SETTINGS_MANAGE,
             Permission.USERS_MANAGE,
             Permission.AUDIT_READ,
+            Permission.METRICS_READ,
         }
     ),
 }
