@@ -26,6 +26,13 @@ from api.core.audit.models import AccessLogMixin
 from api.core.audit.plugin import create_access_log_engine
 from api.core.audit.recorder import AccessLogRuntime, AccessLogWriter
 from api.core.audit.service import AccessLogFilter, verify_database
+from api.core.audit.witness import (
+    Witness,
+    WitnessError,
+    read_witness,
+    witness_problem,
+    write_witness,
+)
 from api.core.settings import Zone
 
 T = TypeVar("T")
@@ -69,8 +76,11 @@ def describe(report: ChainReport, what: str) -> str:
     )
 
 
-def verify_all(zone: Zone, archives: tuple[Path, ...]) -> bool:
-    """Verify archives (oldest first), that they join up, and the live chain; echo each."""
+def verify_all(zone: Zone, archives: tuple[Path, ...], witness: Path | None = None) -> bool:
+    """Verify archives (oldest first), that they join up, the live chain and the witness.
+
+    Echoes each outcome. The witness file is replaced by the new head only when all held.
+    """
     intact = True
     previous_end: str | None = None
     for path in archives:
@@ -88,7 +98,39 @@ def verify_all(zone: Zone, archives: tuple[Path, ...]) -> bool:
     if previous_end is not None and report.anchor_hash != previous_end:
         click.echo("the access log does not continue from the last archive given")
         intact = False
+    if witness is not None and intact:
+        intact = _check_witness(zone, engine, report, witness)
     return intact
+
+
+def _check_witness(zone: Zone, engine: AsyncEngine, report: ChainReport, path: Path) -> bool:
+    try:
+        seen = read_witness(path)
+    except WitnessError as error:
+        click.echo(str(error))
+        return False
+    if seen is not None:
+        problem = (
+            f"{path} is the {seen.zone} zone's witness"
+            if seen.zone != zone.value
+            else _run(engine, witness_problem(engine, access_log_model(zone), seen))
+        )
+        if problem is not None:
+            # The file is left as it is: it is the evidence.
+            click.echo(f"{zone.value} access log: BROKEN against the witness: {problem}")
+            return False
+        click.echo(f"witness {path}: entry {seen.sequence} is still there, unchanged")
+    if report.last_sequence is not None:
+        write_witness(
+            path,
+            Witness(
+                zone=zone.value,
+                sequence=report.last_sequence,
+                entry_hash=report.last_hash,
+                verified_at=dt.datetime.now(dt.UTC),
+            ),
+        )
+    return True
 
 
 def audit_commands(zone: Zone) -> click.Group:
@@ -106,9 +148,16 @@ def audit_commands(zone: Zone) -> click.Group:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="Also verify an archive file (repeat, oldest first); checks they join up.",
     )
-    def verify(archives: tuple[Path, ...]) -> None:
+    @click.option(
+        "--witness",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="File outside the database holding the head the last verify saw: checked "
+        "still there (no newest entries removed), then replaced by the new head.",
+    )
+    def verify(archives: tuple[Path, ...], witness: Path | None) -> None:
         """Check the hash chain; exit 1 naming the first bad entry."""
-        sys.exit(0 if verify_all(zone, archives) else 1)
+        sys.exit(0 if verify_all(zone, archives, witness) else 1)
 
     @audit.command()
     @click.option("--output", "-o", type=click.Path(path_type=Path), default=None)

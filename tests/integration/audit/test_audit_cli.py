@@ -76,3 +76,80 @@ async def test_export_writes_csv(
 
     assert result.exit_code == 0, result.output
     assert len(output.read_text(encoding="utf-8").splitlines()) == 4
+
+
+async def test_verify_with_a_witness_notices_the_newest_entries_removed(
+    audit_database: AuditDatabase, runner: CliRunner, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness.json"
+    group = audit_commands(audit_database.zone)
+    await audit_database.append(5)
+    first = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    await audit_database.append(2)
+    second = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    recorded = witness.read_bytes()
+    # Entries 6 and 7 go, with the triggers off: the chain alone still verifies.
+    await audit_database.tamper("DELETE FROM access_log WHERE sequence >= 6")
+    alone = await invoke(runner, group, ["verify"])
+    against = await invoke(runner, group, ["verify", "--witness", str(witness)])
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert "entry 5 is still there, unchanged" in second.output
+    assert alone.exit_code == 0, alone.output
+    assert against.exit_code == 1
+    assert "BROKEN against the witness: entry 7" in against.output
+    assert "have been removed" in against.output
+    assert witness.read_bytes() == recorded  # kept as evidence
+
+
+async def test_verify_with_a_witness_notices_an_emptied_or_rewritten_log(
+    audit_database: AuditDatabase, runner: CliRunner, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness.json"
+    group = audit_commands(audit_database.zone)
+    await audit_database.append(3)
+    await invoke(runner, group, ["verify", "--witness", str(witness)])
+    # Rewritten from entry 3 on: a new entry 3 that links correctly to entry 2.
+    await audit_database.tamper("DELETE FROM access_log WHERE sequence = 3")
+    await audit_database.tamper(
+        "SELECT setval(pg_get_serial_sequence('access_log', 'sequence'), 2)"
+    )
+    await audit_database.append(1)
+    rewritten = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    await audit_database.tamper("DELETE FROM access_log")
+    emptied = await invoke(runner, group, ["verify", "--witness", str(witness)])
+
+    assert rewritten.exit_code == 1
+    assert "entry 3" in rewritten.output
+    assert "has been replaced" in rewritten.output
+    assert emptied.exit_code == 1
+    assert "have been removed" in emptied.output
+
+
+async def test_verify_with_a_witness_accepts_archive_and_prune(
+    audit_database: AuditDatabase, runner: CliRunner, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness.json"
+    group = audit_commands(audit_database.zone)
+    await audit_database.append(4, occurred_at=days_ago(400))
+    await invoke(runner, group, ["verify", "--witness", str(witness)])
+
+    pruned = await invoke(runner, group, ["archive-and-prune", "--days", "365"])
+    verified = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    other_zone = tmp_path / "other.json"
+    other_zone.write_text(
+        witness.read_text().replace(audit_database.zone.value, "elsewhere"), encoding="utf-8"
+    )
+    wrong = await invoke(runner, group, ["verify", "--witness", str(other_zone)])
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("not json", encoding="utf-8")
+    unreadable = await invoke(runner, group, ["verify", "--witness", str(garbage)])
+
+    assert pruned.exit_code == 0, pruned.output
+    assert verified.exit_code == 0, verified.output
+    assert '"sequence":5' in witness.read_text()  # the checkpoint entry is the new head
+    assert wrong.exit_code == 1
+    assert "elsewhere zone's witness" in wrong.output
+    assert unreadable.exit_code == 1
+    assert "not a witness file" in unreadable.output
