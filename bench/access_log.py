@@ -32,19 +32,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import asyncpg
 import uvloop
-from advanced_alchemy.alembic.commands import AlembicCommands
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -52,19 +48,14 @@ from sqlalchemy.pool import NullPool
 
 from api.core.audit import AuditPlugin
 from api.core.audit.service import verify_database
-from api.core.database import (
-    asyncpg_url,
-    create_sqlalchemy_config,
-    ensure_database,
-    start_embedded_server,
-)
 from api.core.identity.passwords import PasswordPolicy
 from api.core.identity.services import AccountService, RoleService
 from api.core.identity.tokens import TokenService
 from api.core.plugin import CorePlugin
 from api.core.settings import Zone, ZoneSettings, load_settings
+from bench.harness import free_port, fresh_database, start_uvicorn
+from bench.keep_alive import KeepAliveConnection
 
-ROOT = Path(__file__).resolve().parents[1]
 DATABASE = "madoguchi_bench_access_log"
 SECRET_KEY = "bench-secret-key-0123456789abcdefghijklmnop"
 PATH = "/api/residents/?reservation_id=A01-{:06d}&limit=1"
@@ -99,7 +90,7 @@ def create_app() -> Litestar:
 
 
 async def _client(port: int, token: str, deadline: float, counts: list[int], index: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connection = await KeepAliveConnection.open(port)
     number = index
     try:
         while time.perf_counter() < deadline:
@@ -107,19 +98,13 @@ async def _client(port: int, token: str, deadline: float, counts: list[int], ind
                 f"GET {PATH.format(number % 1000)} HTTP/1.1\r\nHost: bench\r\n"
                 f"Authorization: Bearer {token}\r\n\r\n"
             )
-            writer.write(request.encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
+            head, _ = await connection.exchange(request.encode())
             if not head.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError(head.decode(errors="replace"))
             counts[index] += 1
             number += 1
     finally:
-        writer.close()
+        connection.close()
 
 
 async def _load(port: int, token: str, seconds: float, connections: int) -> tuple[float, int]:
@@ -136,25 +121,6 @@ def load(port: int, token: str, seconds: float, connections: int) -> tuple[float
 
 
 # --- orchestration -----------------------------------------------------------------------
-
-
-def database_url() -> str:
-    admin = os.environ.get("TEST_DATABASE_URL", "").strip() or start_embedded_server(
-        ROOT / "var" / "bench-pg"
-    )
-    url = asyncpg_url(admin, DATABASE)
-
-    async def recreate() -> None:
-        connection = await asyncpg.connect(asyncpg_url(admin).replace("+asyncpg", ""))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        finally:
-            await connection.close()
-        await ensure_database(url)
-
-    asyncio.run(recreate())
-    AlembicCommands(create_sqlalchemy_config(Zone.ISSUANCE, url, null_pool=True)).upgrade("head")
-    return url
 
 
 def environment(url: str, folder: Path) -> dict[str, str]:
@@ -199,33 +165,15 @@ async def staff_token(url: str, settings: ZoneSettings) -> str:
     return secret
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def start_server(url: str, access_log: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
-    variables = {**os.environ, **environment(url, folder), "BENCH_ACCESS_LOG": access_log}
-    command = [
-        sys.executable, "-m", "uvicorn", "bench.access_log:create_app", "--factory",
-        "--port", str(port), "--no-access-log", "--log-level", "warning",
-        "--loop", "uvloop", "--http", "httptools",
-    ]  # fmt: skip
-    log = (folder / f"server-{access_log}.log").open("wb")
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT
+    """The issuance app with its access log ``on`` or ``off``, serving on ``port``."""
+    return start_uvicorn(
+        "bench.access_log:create_app",
+        port,
+        {**environment(url, folder), "BENCH_ACCESS_LOG": access_log},
+        folder / f"server-{access_log}.log",
+        name=f"server ({access_log})",
     )
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    message = f"server ({access_log}) did not start"
-    raise RuntimeError(message)
 
 
 async def check_log(url: str) -> tuple[int, bool]:
@@ -246,7 +194,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
     arguments = parser.parse_args()
-    url = database_url()
+    url = fresh_database(DATABASE, Zone.ISSUANCE)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         settings = load_settings(Zone.ISSUANCE, environment(url, folder))

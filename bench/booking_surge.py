@@ -46,117 +46,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import datetime as dt
-import json
 import os
 import random
-import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Any, TypeVar
 
 import asyncpg
 import uvloop
-from advanced_alchemy.alembic.commands import AlembicCommands
-from sqlalchemy import ClauseElement
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
-from api.core.audit.events import Actor
-from api.core.audit.recorder import make_row
-from api.core.database import (
-    asyncpg_url,
-    create_sqlalchemy_config,
-    ensure_database,
-    start_embedded_server,
+from bench.booking_direct import AccessLogBatcher, DirectClient
+from bench.booking_http import HttpClient
+from bench.booking_scenario import (
+    DAYS,
+    HOT_DAYS,
+    HOT_SHARE,
+    LOOKS,
+    ONLINE_CAPACITY,
+    POOL_PER_WORKER,
+    SLOTS_PER_DAY,
+    TRIES,
+    WORKERS,
+    Client,
+    Resident,
+    Tally,
 )
-from api.core.settings import Zone
-from api.reservation.booking import login as login_sql
-from api.reservation.booking import rate_limit
-from api.reservation.booking import seats as seats_sql
-from api.reservation.booking.credentials import (
-    new_confirmation_code,
-    password_matches,
-    password_verifier,
-)
-from api.reservation.places import availability as availability_sql
-
-ROOT = Path(__file__).resolve().parents[1]
-DATABASE = "madoguchi_bench_booking"
-PASSWORD_KEY = b"bench-password-key-0123456789abcdefgh"
-SECRET_KEY = "bench-secret-key-0123456789abcdefghijklmnop"
-TZ = ZoneInfo("Asia/Tokyo")
-LOCATION = "BENCH"
-DAYS, SLOTS_PER_DAY, HOT_DAYS = 20, 16, 3
-ONLINE_CAPACITY, STAFF_CAPACITY = 10, 2
-HOT_SHARE, HOUSEHOLD_SHARE = 0.8, 0.1
-TRIES, LOOKS = 3, 5  # booking attempts and day views per resident, at most
-WORKERS, POOL_PER_WORKER = 2, 16
-LOGIN_RATE_LIMIT, LOCKOUT_THRESHOLD, LOCKOUT_MINUTES, ALARM = 30, 5, 30, 100
+from bench.booking_setup import audit, database_url, reset, seed, start_server
+from bench.harness import free_port
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Resident:
-    number: int
-    reservation_id: str
-    password: str
-    member: tuple[str, str] | None
-    days: tuple[dt.date, ...]  # in order of preference
-
-    @property
-    def address(self) -> str:
-        n = self.number
-        return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-
-
-@dataclass
-class Tally:
-    booked: int = 0
-    gave_up: int = 0
-    latencies: dict[str, list[float]] = field(
-        default_factory=lambda: {"login": [], "day": [], "book": []}
-    )
-    refusals: dict[str, int] = field(default_factory=dict)
-    server_errors: int = 0
-
-    def refuse(self, code: str) -> None:
-        self.refusals[code] = self.refusals.get(code, 0) + 1
-
-    def every_latency(self) -> list[float]:
-        return [value for values in self.latencies.values() for value in values]
-
-
-@dataclass(frozen=True)
-class Slot:
-    slot_id: int
-    remaining: int
-    bookable: bool
-
-
-class Client(Protocol):
-    """One resident's way to the zone: over HTTP, or straight to the database."""
-
-    async def login(self, resident: Resident) -> str | None:
-        """Log in; ``None`` on success, else the refusal code."""
-
-    async def day(self, resident: Resident, day: dt.date) -> list[Slot]:
-        """The slots of one day with remaining online places."""
-
-    async def book(self, resident: Resident, slot_id: int) -> str | None:
-        """Book (with the household member, if any); ``None`` on success, else the code."""
-
-
 async def timed(tally: Tally, kind: str, call: Awaitable[T]) -> T:
+    """Await ``call``, adding how long it took to ``tally``'s latencies of ``kind``."""
     started = time.perf_counter()
     try:
         return await call
@@ -207,460 +132,20 @@ async def surge(clients: list[Client], plan: list[Resident], tally: Tally) -> fl
     return time.perf_counter() - started
 
 
-def reservation_id(number: int) -> str:
-    return f"B{number // 1_000_000:02d}-{number % 1_000_000:06d}"
-
-
-def password_of(number: int) -> str:
-    return f"{number % 12 + 1:02d}{number % 28 + 1:02d}"
-
-
-def first_day() -> dt.date:
-    return dt.datetime.now(TZ).date() + dt.timedelta(days=3)
-
-
-# --- database ------------------------------------------------------------------------------
-
-
-def database_url() -> str:
-    admin = os.environ.get("TEST_DATABASE_URL", "").strip() or start_embedded_server(
-        ROOT / "var" / "bench-pg"
-    )
-    url = asyncpg_url(admin, DATABASE)
-
-    async def recreate() -> None:
-        connection = await asyncpg.connect(asyncpg_url(admin).replace("+asyncpg", ""))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        finally:
-            await connection.close()
-        await ensure_database(url)
-
-    asyncio.run(recreate())
-    config = create_sqlalchemy_config(Zone.RESERVATION, url, null_pool=True)
-    AlembicCommands(config).upgrade("head")
-    return url
-
-
-async def seed(dsn: str, residents: int) -> list[Resident]:
-    connection = await asyncpg.connect(dsn)
-    days = [first_day() + dt.timedelta(days=day) for day in range(DAYS)]
-    try:
-        location = await connection.fetchval(
-            "INSERT INTO locations (code, name, address, access_notes, created_at, updated_at) "
-            "VALUES ($1, 'Bench office', '', '', now(), now()) RETURNING id",
-            LOCATION,
-        )
-        starts = [
-            dt.datetime.combine(day, dt.time(9, 0), tzinfo=TZ) + dt.timedelta(minutes=30 * index)
-            for day in days
-            for index in range(SLOTS_PER_DAY)
-        ]
-        await connection.executemany(
-            "INSERT INTO slots (location_id, starts_at, ends_at, online_capacity, staff_capacity,"
-            " online_booked, staff_booked, created_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, 0, 0, now(), now())",
-            [
-                (location, s, s + dt.timedelta(minutes=30), ONLINE_CAPACITY, STAFF_CAPACITY)
-                for s in starts
-            ],
-        )
-        numbers = range(1, 2 * residents + 1)  # the second half are household members
-        await connection.copy_records_to_table(
-            "eligibilities",
-            columns=["reservation_id", "shipment_no", "password_verifier", "created_at",
-                     "updated_at"],
-            records=[
-                (reservation_id(n), f"S{n:09d}",
-                 password_verifier(PASSWORD_KEY, reservation_id(n), password_of(n)),
-                 dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
-                for n in numbers
-            ],
-        )  # fmt: skip
-    finally:
-        await connection.close()
-    chance = random.Random(20261126)
-    hot, cold = days[:HOT_DAYS], days[HOT_DAYS:]
-    plan = []
-    for number in range(1, residents + 1):
-        member = number + residents
-        if chance.random() < HOT_SHARE:
-            preference = chance.sample(hot, len(hot)) + chance.sample(cold, len(cold))
-        else:
-            preference = chance.sample(days, len(days))
-        plan.append(
-            Resident(
-                number=number,
-                reservation_id=reservation_id(number),
-                password=password_of(number),
-                member=(reservation_id(member), password_of(member))
-                if chance.random() < HOUSEHOLD_SHARE
-                else None,
-                days=tuple(preference),
-            )
-        )
-    return plan
-
-
-async def reset(dsn: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(
-            "TRUNCATE bookings, booking_members, login_throttles, unknown_id_lockouts;"
-            "UPDATE slots SET online_booked = 0, staff_booked = 0;"
-            "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL "
-            "WHERE failed_logins > 0"
-        )
-    finally:
-        await connection.close()
-
-
-async def audit(dsn: str) -> tuple[int, int]:
-    """Overbooked slots, and slots whose counters differ from a recount of the bookings."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        overbooked = await connection.fetchval(
-            "SELECT count(*) FROM slots WHERE online_booked > online_capacity "
-            "OR staff_booked > staff_capacity"
-        )
-        mismatched = await connection.fetchval(
-            "SELECT count(*) FROM slots s LEFT JOIN ("
-            "  SELECT slot_id, sum(party_size) FILTER (WHERE share = 'online') AS online,"
-            "         sum(party_size) FILTER (WHERE share = 'staff') AS staff"
-            "  FROM bookings WHERE status <> 'cancelled' GROUP BY slot_id) b ON b.slot_id = s.id "
-            "WHERE s.online_booked <> coalesce(b.online, 0) "
-            "OR s.staff_booked <> coalesce(b.staff, 0)"
-        )
-    finally:
-        await connection.close()
-    return int(overbooked), int(mismatched)
-
-
-# --- HTTP: server and load generator ---------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "RESERVATION_DATABASE_URL": url,
-        "RESERVATION_SECRET_KEY": SECRET_KEY,
-        "RESERVATION_PASSWORD_KEY": PASSWORD_KEY.decode(),
-        "RESERVATION_DATABASE_POOL_SIZE": str(POOL_PER_WORKER),
-        "RESERVATION_LOGIN_RATE_LIMIT": str(LOGIN_RATE_LIMIT),
-        "RESERVATION_LOGIN_ALARM_FAILURES": str(ALARM),
-        # The load generator plays the TLS proxy: it names each resident's address.
-        "RESERVATION_TRUSTED_PROXIES": "127.0.0.1/32",
-        "MADOGUCHI_VAR_DIR": str(log.parent),
-    }
-    command = [
-        sys.executable, "-m", "uvicorn", "api.reservation.booking.standalone:create_app",
-        "--factory", "--port", str(port), "--workers", str(WORKERS), "--no-access-log",
-        "--loop", "uvloop", "--http", "httptools", "--timeout-keep-alive", "600",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                time.sleep(1.5)  # both workers up
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    message = "server did not start"
-    raise RuntimeError(message)
-
-
-class HttpClient:
-    """One keep-alive HTTP/1.1 connection, raw asyncio streams (no client library)."""
-
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tally: Tally
-    ) -> None:
-        self.reader, self.writer, self.tally = reader, writer, tally
-        self.token = ""
-
-    @classmethod
-    async def open(cls, port: int, tally: Tally) -> HttpClient:
-        return cls(*await asyncio.open_connection("127.0.0.1", port), tally)
-
-    async def request(
-        self, method: str, path: str, resident: Resident, body: object = None
-    ) -> tuple[int, Any]:
-        payload = b"" if body is None else json.dumps(body).encode()
-        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nX-Forwarded-For: {resident.address}\r\n"
-        if self.token:
-            head += f"Authorization: Bearer {self.token}\r\n"
-        if body is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + payload)
-        response = await self.reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in response.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        status = int(response[9:12])
-        answer = await self.reader.readexactly(length)
-        if status >= 500:
-            self.tally.server_errors += 1
-            return status, None
-        return status, json.loads(answer) if answer else None
-
-    @staticmethod
-    def code(status: int, answer: Any) -> str:
-        return "5xx" if status >= 500 else str(answer["error"]["code"])
-
-    async def login(self, resident: Resident) -> str | None:
-        self.token = ""
-        status, answer = await self.request(
-            "POST",
-            "/api/resident/login",
-            resident,
-            {"reservation_id": resident.reservation_id, "password": resident.password},
-        )
-        if status != 200:
-            return self.code(status, answer)
-        self.token = answer["session_token"]
-        return None
-
-    async def day(self, resident: Resident, day: dt.date) -> list[Slot]:
-        status, answer = await self.request(
-            "GET", f"/api/locations/{LOCATION}/days/{day.isoformat()}", resident
-        )
-        if status != 200:
-            return []
-        return [
-            Slot(slot["slot_id"], slot["remaining_online"], slot["bookable"])
-            for slot in answer["slots"]
-        ]
-
-    async def book(self, resident: Resident, slot_id: int) -> str | None:
-        members = (
-            [{"reservation_id": resident.member[0], "password": resident.member[1]}]
-            if resident.member
-            else []
-        )
-        status, answer = await self.request(
-            "POST", "/api/resident/booking", resident, {"slot_id": slot_id, "members": members}
-        )
-        return None if status == 201 else self.code(status, answer)
-
-
 async def http_surge(port: int, plan: list[Resident], connections: int) -> tuple[Tally, float]:
+    """The surge over HTTP against the server on ``port``; its tally and seconds."""
     tally = Tally()
     clients = [await HttpClient.open(port, tally) for _ in range(connections)]
     try:
         elapsed = await surge(list(clients), plan, tally)
     finally:
         for client in clients:
-            client.writer.close()
+            client.close()
     return tally, elapsed
 
 
-# --- baseline: the same database work through asyncpg -----------------------------------------
-
-
-ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-
-
-class Sql:
-    """An app statement compiled for asyncpg: ``$n`` placeholders and the names' order."""
-
-    def __init__(self, statement: ClauseElement) -> None:
-        compiled: Any = statement.compile(dialect=ASYNCPG)
-        self.text = compiled.string
-        self.names = list(compiled.positiontup or [])
-
-    def args(self, **values: Any) -> list[Any]:
-        return [values[name] for name in dict.fromkeys(self.names)]
-
-
-# The app's own statements (private names on purpose: the same text, so the same work).
-HIT = Sql(rate_limit._HIT.clause)
-PRUNE = Sql(rate_limit._PRUNE.clause)
-HIT_AND_LOOK_UP = Sql(login_sql._HIT_AND_LOOK_UP.clause)
-HIT_AND_LOOK_UP_WITH_BOOKING = Sql(login_sql._HIT_AND_LOOK_UP_WITH_BOOKING.clause)
-RESET = Sql(login_sql._RESET.clause)
-FAIL = {True: Sql(login_sql._FAIL_KNOWN.clause), False: Sql(login_sql._FAIL_UNKNOWN.clause)}
-SLOT_AND_MEMBERS = Sql(seats_sql._SLOT_AND_MEMBERS.clause)
-BOOK = Sql(seats_sql._BOOK["online"].clause)
-DAY = Sql(availability_sql._DAY.clause)
-ACCESS_LOG = (
-    "INSERT INTO access_log (occurred_at, zone, actor, actor_kind, terminal, client_address,"
-    " method, route, resource_ids, outcome, status, duration_ms, request_id, detail)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb)"
-)
-
-
-def access_row(resident_id: str, address: str, route: str, outcome: str) -> tuple[Any, ...]:
-    row = make_row(
-        zone="reservation",
-        actor=Actor(kind="resident", name=resident_id),
-        client_address=address,
-        method="POST",
-        route=route,
-        outcome=outcome,
-        request_id=secrets.token_hex(16),
-    )
-    return (
-        row["occurred_at"], row["zone"], row["actor"], row["actor_kind"], row["terminal"],
-        row["client_address"], row["method"], row["route"], json.dumps(row["resource_ids"]),
-        row["outcome"], row["status"], row["duration_ms"], row["request_id"],
-        json.dumps(row["detail"]),
-    )  # fmt: skip
-
-
-class AccessLogBatcher:
-    """The baseline's stand-in for the access log's batching writer: one insert per batch."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-        self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        self.task = asyncio.get_running_loop().create_task(self.drain())
-
-    async def write_now(self, rows: list[tuple[Any, ...]]) -> None:
-        async with self.pool.acquire() as connection, connection.transaction():
-            await connection.executemany(ACCESS_LOG, rows)
-
-    async def drain(self) -> None:
-        while True:
-            rows = [await self.queue.get()]
-            while len(rows) < 500 and not self.queue.empty():
-                rows.append(self.queue.get_nowait())
-            await self.write_now(rows)
-            for _ in rows:
-                self.queue.task_done()
-
-    async def close(self) -> None:
-        await self.queue.join()
-        self.task.cancel()
-
-
-class DirectClient:
-    """The database work of each route, through asyncpg, with no HTTP and no framework."""
-
-    def __init__(self, pool: asyncpg.Pool, log: AccessLogBatcher) -> None:
-        self.pool, self.log = pool, log
-
-    async def password_attempt(
-        self,
-        connection: asyncpg.Connection,
-        rid: str,
-        password: str,
-        address: str,
-        route: str,
-        *,
-        login: bool,
-    ) -> str | None:
-        """``check_password`` + commit + the access log, as ``attempt_login`` does them.
-
-        A login (``login=True``), as the login route does it: each statement commits on its
-        own (autocommit) and the look-up also reads the answer's booking. A household
-        member's attempt in a booking: one transaction, committed.
-        """
-        now = dt.datetime.now(dt.UTC)
-        look_up = HIT_AND_LOOK_UP_WITH_BOOKING if login else HIT_AND_LOOK_UP
-        async with contextlib.AsyncExitStack() as stack:
-            if not login:
-                await stack.enter_async_context(connection.transaction())
-            if secrets.randbelow(500) == 0:
-                await connection.execute(PRUNE.text)
-            row = await connection.fetchrow(
-                look_up.text,
-                *look_up.args(rid=rid, key=rate_limit.client_key(address), window=60),
-            )
-            outcome = "login_succeeded"
-            if row["hits"] > LOGIN_RATE_LIMIT:
-                outcome = "rate_limited"
-            elif row["locked_until"] is not None and row["locked_until"] > now:
-                outcome = "locked_out"
-            elif password_matches(PASSWORD_KEY, rid, password, row["password_verifier"]):
-                if row["failed_logins"] or row["locked_until"] is not None:
-                    await connection.execute(RESET.text, *RESET.args(rid=rid))
-            else:
-                known = row["password_verifier"] is not None
-                limits = {"threshold": LOCKOUT_THRESHOLD, "minutes": LOCKOUT_MINUTES}
-                await connection.fetchval(FAIL[known].text, *FAIL[known].args(rid=rid, **limits))
-                await connection.fetchval(
-                    HIT.text, *HIT.args(key=rate_limit.FAILURES_KEY, window=60)
-                )
-                outcome = "login_failed"
-        entry = access_row(rid, address, route, outcome)
-        if outcome == "login_succeeded":
-            self.log.queue.put_nowait(entry)
-            return None
-        await self.log.write_now([entry])  # durable before the answer
-        return outcome
-
-    async def login(self, resident: Resident) -> str | None:
-        async with self.pool.acquire() as connection:
-            return await self.password_attempt(
-                connection,
-                resident.reservation_id,
-                resident.password,
-                resident.address,
-                "/api/resident/login",
-                login=True,
-            )
-
-    async def day(self, _: Resident, day: dt.date) -> list[Slot]:
-        lower = dt.datetime.combine(day, dt.time(), tzinfo=TZ)
-        async with self.pool.acquire() as connection:
-            rows = await connection.fetch(
-                DAY.text,
-                *DAY.args(
-                    code=LOCATION,
-                    lower=lower,
-                    upper=lower + dt.timedelta(days=1),
-                    tz=TZ.key,
-                    now=dt.datetime.now(TZ),
-                ),
-            )
-        return [Slot(row["id"], row["remaining"], row["bookable"]) for row in rows]
-
-    async def book(self, resident: Resident, slot_id: int) -> str | None:
-        async with self.pool.acquire() as connection:
-            ids = [resident.reservation_id]
-            if resident.member:  # the member's password attempt commits on its own
-                refusal = await self.password_attempt(
-                    connection,
-                    *resident.member,
-                    resident.address,
-                    "/api/resident/booking",
-                    login=False,
-                )
-                if refusal is not None:
-                    return "member_" + refusal
-                ids.append(resident.member[0])
-            async with connection.transaction():
-                rows = await connection.fetch(
-                    SLOT_AND_MEMBERS.text,
-                    *SLOT_AND_MEMBERS.args(slot_id=slot_id, ids=sorted(ids)),
-                )
-                if rows[0]["online_free"] < len(ids):
-                    return "slot_full"  # the transaction rolls back, as the app's does
-                taken = await connection.fetchrow(
-                    BOOK.text,
-                    *BOOK.args(
-                        slot_id=slot_id, channel="web", seats=len(ids), email=None, memo="",
-                        staff_login_id=None, ids=ids, code=new_confirmation_code(),
-                    ),
-                )  # fmt: skip
-                if taken["slot_id"] is None:
-                    return "slot_full"
-            return None
-
-
 async def direct_surge(dsn: str, plan: list[Resident], connections: int) -> tuple[Tally, float]:
+    """The surge straight to SQL, through a pool the size of the server's; tally and seconds."""
     tally = Tally()
     size = WORKERS * POOL_PER_WORKER
     async with asyncpg.create_pool(dsn, min_size=size, max_size=size) as pool:
@@ -675,11 +160,13 @@ async def direct_surge(dsn: str, plan: list[Resident], connections: int) -> tupl
 
 
 def percentile(values: list[float], share: float) -> float:
+    """The ``share`` percentile of ``values`` (seconds) in milliseconds; 0 when empty."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else 0.0
 
 
 def latency_line(values: list[float]) -> str:
+    """The p50, p95 and p99 of ``values`` in milliseconds, as one phrase of a report line."""
     return (
         f"p50 {percentile(values, 0.50):.1f} p95 {percentile(values, 0.95):.1f} "
         f"p99 {percentile(values, 0.99):.1f} ms"
@@ -689,6 +176,7 @@ def latency_line(values: list[float]) -> str:
 def describe(
     name: str, tally: Tally, elapsed: float, checked: tuple[int, int], load: tuple[float, float]
 ) -> float:
+    """Print one run's line (``name``: bookings, rates, latencies, refusals); its bookings/s."""
     rate = tally.booked / elapsed
     requests = len(tally.every_latency())
     refusals = ", ".join(f"{code} {count}" for code, count in sorted(tally.refusals.items()))
@@ -707,10 +195,12 @@ def describe(
 
 
 def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main()`` to completion on a new uvloop event loop."""
     return uvloop.run(main())
 
 
 def main() -> None:
+    """Seed, start the server, warm up, then alternate HTTP and baseline runs and report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--residents", type=int, default=3000)
     parser.add_argument("--connections", type=int, default=32)
