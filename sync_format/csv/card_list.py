@@ -30,7 +30,14 @@ from sync_format.csv.profile import (
     code_key,
     default_profile,
 )
-from sync_format.csv.source import EncodingError, Source, iter_records, map_header, open_text
+from sync_format.csv.source import (
+    EncodingError,
+    Source,
+    iter_records,
+    map_header,
+    open_text,
+    unreadable,
+)
 
 
 class Sex(enum.StrEnum):
@@ -276,14 +283,8 @@ class CardListStream:
                 if row is not None:
                     yield row
             self._note_if_no_rows(data_lines)
-        except UnicodeDecodeError:
-            self._file_problem(
-                ProblemCode.UNSUPPORTED_ENCODING,
-                f"unsupported encoding: bytes after line {line} are not valid {self.encoding}",
-                line,
-            )
-        except csv.Error as error:
-            self._file_problem(ProblemCode.MALFORMED_CSV, f"broken CSV quoting: {error}", line)
+        except (UnicodeDecodeError, csv.Error) as error:
+            self.problems.append(unreadable(error, line, self.encoding))
 
     def _parse(
         self,

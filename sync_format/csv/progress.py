@@ -12,7 +12,15 @@ import msgspec
 from sync_format.csv.dates import parse_date
 from sync_format.csv.normalize import normalize_reservation_id, normalize_text
 from sync_format.csv.problems import CellError, Problem, ProblemCode
-from sync_format.csv.source import AUTO, EncodingError, Source, iter_records, map_header, open_text
+from sync_format.csv.source import (
+    AUTO,
+    EncodingError,
+    Source,
+    iter_records,
+    map_header,
+    open_text,
+    unreadable,
+)
 
 PROGRESS_COLUMNS: dict[str, str] = {
     "製造管理番号": "reservation_id",
@@ -175,21 +183,8 @@ def _read(
                 )
     except EncodingError as error:
         result.problems.append(error.problem)
-    except UnicodeDecodeError:
-        result.problems.append(
-            Problem(
-                code=ProblemCode.UNSUPPORTED_ENCODING,
-                reason=f"unsupported encoding: bytes after line {line} are not valid "
-                f"{result.encoding}",
-                line=line,
-            )
-        )
-    except csv.Error as error:
-        result.problems.append(
-            Problem(
-                code=ProblemCode.MALFORMED_CSV, reason=f"broken CSV quoting: {error}", line=line
-            )
-        )
+    except (UnicodeDecodeError, csv.Error) as error:
+        result.problems.append(unreadable(error, line, result.encoding))
     return result
 
 

@@ -27,6 +27,7 @@ from sync_format.csv.source import (
     iter_records,
     map_header,
     open_text,
+    unreadable,
 )
 
 
@@ -308,21 +309,8 @@ def _records(source: Source, encoding: str, result: ReservationListResult) -> It
                 yield line, cells
     except EncodingError as error:
         result.problems.append(error.problem)
-    except UnicodeDecodeError:
-        result.problems.append(
-            Problem(
-                code=ProblemCode.UNSUPPORTED_ENCODING,
-                reason=f"unsupported encoding: bytes after line {line} are not valid "
-                f"{result.encoding}",
-                line=line,
-            )
-        )
-    except csv.Error as error:
-        result.problems.append(
-            Problem(
-                code=ProblemCode.MALFORMED_CSV, reason=f"broken CSV quoting: {error}", line=line
-            )
-        )
+    except (UnicodeDecodeError, csv.Error) as error:
+        result.problems.append(unreadable(error, line, result.encoding))
 
 
 def read_reservation_list(source: Source, *, encoding: str = AUTO) -> ReservationListResult:

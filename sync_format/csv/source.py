@@ -49,6 +49,17 @@ class EncodingError(ValueError):
         self.problem = Problem(code=ProblemCode.UNSUPPORTED_ENCODING, reason=reason)
 
 
+def unreadable(error: UnicodeDecodeError | csv.Error, line: int, encoding: str) -> Problem:
+    """The file-level problem of a file that cannot be read past ``line``."""
+    if isinstance(error, UnicodeDecodeError):
+        return Problem(
+            code=ProblemCode.UNSUPPORTED_ENCODING,
+            reason=f"unsupported encoding: bytes after line {line} are not valid {encoding}",
+            line=line,
+        )
+    return Problem(code=ProblemCode.MALFORMED_CSV, reason=f"broken CSV quoting: {error}", line=line)
+
+
 def canonical_encoding(name: str) -> str:
     """Map an encoding name from a profile or caller to one this package supports."""
     try:
