@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import CollectorRegistry, multiprocess
@@ -25,6 +27,7 @@ from tests.conftest import truncate_all
 from tests.staff import signed_in_client
 from tests.support import make_settings
 
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 APPS: dict[Zone, tuple[Callable[..., Litestar], Any]] = {
     Zone.ISSUANCE: (create_issuance_app, ISSUANCE_TABLES),
     Zone.RESERVATION: (create_reservation_app, RESERVATION_TABLES),
@@ -129,7 +132,9 @@ def test_worker_processes_share_their_counts_through_the_multiprocess_folder(
     folder.mkdir()
     (folder / "counter_99999.db").write_bytes(b"left by an earlier run")
     (folder / "notes.txt").write_text("not ours")
-    monkeypatch.delenv(MULTIPROCESS_VARIABLE, raising=False)
+    # Recorded first, so that the variable prepare_multiprocess sets goes with the test.
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, "")
+    monkeypatch.delenv(MULTIPROCESS_VARIABLE)
 
     prepare_multiprocess(folder)
     # Two real worker processes, started after the call as uvicorn's would be.
@@ -145,3 +150,52 @@ def test_worker_processes_share_their_counts_through_the_multiprocess_folder(
         registry.get_sample_value("madoguchi_resident_logins_total", {"outcome": "login_succeeded"})
         == 2
     )
+
+
+def _families(exposition: str) -> set[str]:
+    return {_family(name) for name in re.findall(r"^# TYPE (\S+) ", exposition, flags=re.MULTILINE)}
+
+
+def _family(sample: str) -> str:
+    # A sample's name is its family's plus a suffix for counters and histograms.
+    return re.sub(r"_(total|bucket|count|sum|created)$", "", sample)
+
+
+async def test_every_metric_the_alert_rules_name_is_one_the_zones_export(
+    zone_database_urls: dict[Zone, str], tmp_path: Path
+) -> None:
+    exported: set[str] = set()
+    for zone in Zone:
+        async with _staff(zone, zone_database_urls[zone], tmp_path, ("metrics.read",)) as client:
+            await client.get("/api/staff/me")
+            scraped = await client.get("/metrics")
+            assert scraped.status_code == 200, scraped.text
+            exported |= _families(scraped.text)
+    rules = [
+        rule
+        for group in yaml.safe_load((DEPLOY / "alerts.yml").read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]
+    ]
+    named = {
+        _family(name) for rule in rules for name in re.findall(r"\bmadoguchi_\w+", rule["expr"])
+    }
+
+    assert len(rules) >= 5
+    for rule in rules:
+        assert rule["labels"]["severity"] in {"page", "warning"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        assert re.fullmatch(r"\d+m", rule["for"]), rule["alert"]
+    assert "madoguchi_resident_login_failure_alarm" in named
+    assert named <= exported, named - exported
+
+
+def test_the_scrape_configuration_names_both_zones_with_a_token_and_the_rules() -> None:
+    configuration = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in configuration["scrape_configs"]}
+
+    assert set(jobs) == {f"madoguchi-{zone.value}" for zone in Zone}
+    for job in jobs.values():
+        assert job["metrics_path"] == "/metrics"
+        assert job["authorization"]["type"] == "Bearer"
+        assert job["authorization"]["credentials_file"].endswith(".token")
+    assert configuration["rule_files"] == ["/etc/prometheus/madoguchi/alerts.yml"]
