@@ -82,7 +82,9 @@ def decoded_blocks(
             text = block.decode(codec)
         except UnicodeDecodeError as error:
             raise Undecodable(line + line_ends(block, error.start)) from None
-        ends = (block.count(b"\n"), block.count(b"\r"), block.count(b"\r\n"))
+        carriages = block.count(b"\r")
+        # Most files end lines with LF alone: skip the slower two-byte count for them.
+        ends = (block.count(b"\n"), carriages, block.count(b"\r\n") if carriages else 0)
         yield line, text, RawBlock(block, codec, *ends)
         codec = "utf-8" if codec == "utf-8-sig" else codec  # the BOM starts the file only
         line += ends[0] + ends[1] - ends[2]  # as line_ends counts
