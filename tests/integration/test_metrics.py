@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -161,7 +162,7 @@ def _family(sample: str) -> str:
     return re.sub(r"_(total|bucket|count|sum|created)$", "", sample)
 
 
-async def test_every_metric_the_alert_rules_name_is_one_the_zones_export(
+async def test_every_metric_the_alert_rules_and_the_dashboard_name_is_one_the_zones_export(
     zone_database_urls: dict[Zone, str], tmp_path: Path
 ) -> None:
     exported: set[str] = set()
@@ -176,15 +177,19 @@ async def test_every_metric_the_alert_rules_name_is_one_the_zones_export(
         for group in yaml.safe_load((DEPLOY / "alerts.yml").read_text(encoding="utf-8"))["groups"]
         for rule in group["rules"]
     ]
-    named = {
-        _family(name) for rule in rules for name in re.findall(r"\bmadoguchi_\w+", rule["expr"])
-    }
+    dashboard = json.loads((DEPLOY.parent / "grafana" / "madoguchi.json").read_text("utf-8"))
+    expressions = [rule["expr"] for rule in rules] + [
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+    ]
+    named = {_family(name) for expr in expressions for name in re.findall(r"\bmadoguchi_\w+", expr)}
 
     assert len(rules) >= 5
     for rule in rules:
         assert rule["labels"]["severity"] in {"page", "warning"}, rule["alert"]
         assert rule["annotations"]["summary"], rule["alert"]
         assert re.fullmatch(r"\d+m", rule["for"]), rule["alert"]
+    panel_ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(panel_ids) == len(set(panel_ids))
     assert "madoguchi_resident_login_failure_alarm" in named
     assert named <= exported, named - exported
 
