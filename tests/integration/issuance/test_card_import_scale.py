@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from api.core.settings import Zone
 from api.issuance.demo_data import generate_residents, write_demo_card_list
 from api.issuance.models import Resident
-from api.issuance.residents import applying, importing, loading
+from api.issuance.residents import applying, importing, parts
 from api.issuance.residents.importing import CardImportRefused, import_card_list
 from api.issuance.residents.models import CardImport, ResidentHistory
 from sync_format.csv import write_card_list
@@ -50,7 +50,7 @@ async def test_200000_rows_with_a_bad_last_row_import_nothing_and_name_that_row(
 async def test_parallel_parsing_finds_duplicates_across_shares_and_keeps_line_numbers(
     issuance_session: AsyncSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loading, "PARALLEL_MINIMUM_BYTES", 0)
+    monkeypatch.setattr(parts, "PARALLEL_MINIMUM_BYTES", 0)
     rows = [resident.row for resident in generate_residents(400, seed=9)]
     # A quoted line break in many rows, so share boundaries fall near quoted cells.
     rows = [
@@ -76,7 +76,7 @@ async def test_parallel_parsing_finds_duplicates_across_shares_and_keeps_line_nu
 async def test_parallel_and_serial_parsing_import_the_same_rows(
     issuance_session: AsyncSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loading, "PARALLEL_MINIMUM_BYTES", 0)
+    monkeypatch.setattr(parts, "PARALLEL_MINIMUM_BYTES", 0)
     path = tmp_path / "card-list.csv"
     write_demo_card_list(path, 3000, seed=4)
 
