@@ -1,27 +1,43 @@
-"""Prometheus metrics of a zone: ``/metrics`` for scrapers, and every route's requests.
+"""Prometheus metrics of a zone: ``/metrics`` for scrapers, and every answered request.
 
-The middleware counts requests and their durations by route *template*
-(``/api/residents/{resident_id}``), never by the raw path, so no reservation ID or other
-identifier becomes a label value. ``/metrics`` is a staff route like any other: it needs
-``metrics.read`` (a Prometheus server scrapes with a personal access token holding it) from
-a staff network. With several worker processes, ``prepare_multiprocess`` makes the workers
-share their counts through files, so any worker's answer covers them all.
+Requests are counted by route *template* (``/api/residents/{resident_id}``), never by the
+raw path, so no reservation ID or other identifier becomes a label value; requests that
+match no route are not counted (the request log has them). ``/metrics`` is a staff route
+like any other: it needs ``metrics.read`` (a Prometheus server scrapes with a personal
+access token holding it) from a staff network. With several worker processes,
+``prepare_multiprocess`` makes the workers share their counts through files, so any
+worker's answer covers them all.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Final
 
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.enums import ScopeType
+from litestar.plugins.prometheus import PrometheusController
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Histogram
 
 from api.core.identity.guards import PERMISSION
 from api.core.identity.permissions import Permission
 
 MULTIPROCESS_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Scrapes and probes come every few seconds and say nothing about the residents' service.
-_NOT_COUNTED: Final = ["^/metrics", "^/healthz", "^/readyz"]
+_NOT_COUNTED: Final = frozenset({"/metrics", "/healthz", "/readyz"})
+_LABELS: Final = ("app_name", "method", "path", "status_code")
+REQUESTS: Final = Counter(
+    "madoguchi_http_requests",
+    "HTTP requests answered, by zone (app_name), method, route template and status.",
+    _LABELS,
+)
+REQUEST_SECONDS: Final = Histogram(
+    "madoguchi_http_request_duration_seconds",
+    "Time to answer an HTTP request, in seconds, by zone, method, route template and status.",
+    _LABELS,
+)
 
 
 class MetricsController(PrometheusController):
@@ -31,21 +47,54 @@ class MetricsController(PrometheusController):
     tags = ["operations"]
 
 
-def request_metrics(zone: str) -> PrometheusConfig:
-    """Request count, duration, errors and requests in progress, labelled by route and zone."""
-    return PrometheusConfig(
-        app_name=zone, prefix="madoguchi_http", group_path=True, exclude=_NOT_COUNTED
-    )
+def count_requests(app: ASGIApp, zone: str) -> ASGIApp:
+    """Wrap a whole app (its ``asgi_handler``): count each answered request and its time.
 
-
-def prepare_multiprocess(folder: Path) -> None:
-    """Make worker processes started after this call share metrics through ``folder``.
-
-    Call in the parent, before the workers start. An operator's own
-    ``PROMETHEUS_MULTIPROC_DIR`` is respected. The metric files an earlier run left there
-    (``*.db``, prometheus_client's) are removed: they would be added to this run's counts.
+    Around the whole app, not as route middleware, so that refusals made by the
+    authentication and CSRF middlewares are counted with the status they were answered
+    with (Litestar's own Prometheus middleware sits inside those and saw them as 200).
     """
-    chosen = Path(os.environ.setdefault(MULTIPROCESS_VARIABLE, str(folder)))
+
+    async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before answering
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, sending)
+        finally:
+            # Set by the router once a route matched; unmatched paths are not labels.
+            route = scope.get("path_template")
+            if route is not None and route not in _NOT_COUNTED:
+                labels = (zone, scope["method"], route, str(status))
+                REQUESTS.labels(*labels).inc()
+                REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+
+    counted.counts_requests = True  # type: ignore[attr-defined]
+    return counted
+
+
+def prepare_multiprocess(folder: Path, zone: str) -> Path:
+    """Make worker processes started after this call share metrics through a folder.
+
+    Call in the parent, before the workers start; returns the folder. It is ``folder``, or
+    the zone's own subfolder of an operator's ``PROMETHEUS_MULTIPROC_DIR`` (never that
+    folder itself, which another zone or program may use). The metric files an earlier run
+    left in it (``*.db``, prometheus_client's) are removed: they would be added to this
+    run's counts.
+    """
+    configured = os.environ.get(MULTIPROCESS_VARIABLE, "").strip()
+    chosen = Path(configured) / zone if configured else folder
+    os.environ[MULTIPROCESS_VARIABLE] = str(chosen)
     chosen.mkdir(parents=True, exist_ok=True)
     for stale in chosen.glob("*.db"):
         stale.unlink()
+    return chosen

@@ -22,7 +22,7 @@ from api.core.health import HealthController
 from api.core.identity.guards import AUTHENTICATED
 from api.core.identity.plugin import IdentityPlugin
 from api.core.logging import configure_logging, request_log_middleware, request_logger
-from api.core.metrics import MetricsController, request_metrics
+from api.core.metrics import MetricsController, count_requests
 from api.core.settings import ZoneSettings
 from api.core.tables import CoreTables
 
@@ -36,6 +36,13 @@ def _log_every_request(app: Litestar) -> None:
     if not getattr(app.asgi_handler, "logs_requests", False):
         settings: ZoneSettings = app.state["settings"]
         app.asgi_handler = request_log_middleware(app.asgi_handler, request_logger(settings))
+
+
+def _count_every_request(app: Litestar) -> None:
+    # Like the request log: around the whole app, so refusals by middleware count too.
+    if not getattr(app.asgi_handler, "counts_requests", False):
+        settings: ZoneSettings = app.state["settings"]
+        app.asgi_handler = count_requests(app.asgi_handler, settings.zone.value)
 
 
 def _freeze_startup_objects(_: Litestar) -> None:
@@ -90,9 +97,9 @@ class CorePlugin(InitPluginProtocol):
             AuditPlugin(zone, self.database_url, self.tables.access_log, null_pool=self.null_pool)
         )
         app_config.route_handlers.extend([HealthController, MetricsController])
-        app_config.middleware.append(request_metrics(zone).middleware)
         app_config.exception_handlers = {**exception_handlers, **app_config.exception_handlers}
         app_config.on_startup.append(_log_every_request)
+        app_config.on_startup.append(_count_every_request)
         app_config.on_startup.append(_freeze_startup_objects)
         app_config.dependencies["zone_name"] = Provide(lambda: zone, sync_to_thread=False)
         app_config.state["settings"] = self.settings

@@ -53,7 +53,7 @@ def make_zone_group(zone: Zone, app_factory: str) -> click.Group:
         os.environ[f"{zone.value.upper()}_DATABASE_URL"] = resolve_database_url(settings)
         get_settings.cache_clear()
         if workers > 1:
-            prepare_multiprocess(settings.zone_dir / "metrics")
+            prepare_multiprocess(settings.zone_dir / "metrics", zone.value)
         uvicorn.run(
             app_factory,
             factory=True,

@@ -105,6 +105,31 @@ async def test_request_metrics_name_the_route_template_never_the_reservation_id(
     assert 'path="/metrics"' not in scraped.text
 
 
+async def test_refusals_by_the_authentication_middleware_are_counted_with_their_status(
+    zone_database_urls: dict[Zone, str], tmp_path: Path
+) -> None:
+    url = zone_database_urls[Zone.ISSUANCE]
+    async with _staff(Zone.ISSUANCE, url, tmp_path, ("metrics.read",)) as client:
+        before = await client.get("/metrics")
+        refused = await client.get(
+            "/api/staff/me", headers={"authorization": "Bearer mdg_not-a-token"}
+        )
+        after = await client.get("/metrics")
+
+    def count(text: str, status: int) -> float:
+        found = re.search(
+            r'^madoguchi_http_requests_total\{app_name="issuance",method="GET",'
+            rf'path="/api/staff/me",status_code="{status}"\}} (\S+)$',
+            text,
+            flags=re.MULTILINE,
+        )
+        return float(found[1]) if found else 0.0
+
+    assert refused.status_code == 401
+    assert count(after.text, 401) == count(before.text, 401) + 1
+    assert count(after.text, 200) == count(before.text, 200)
+
+
 async def test_resident_logins_are_in_the_reservation_zones_metrics(
     zone_database_urls: dict[Zone, str], tmp_path: Path
 ) -> None:
@@ -135,22 +160,36 @@ def test_worker_processes_share_their_counts_through_the_multiprocess_folder(
     (folder / "notes.txt").write_text("not ours")
     # Recorded first, so that the variable prepare_multiprocess sets goes with the test.
     monkeypatch.setenv(MULTIPROCESS_VARIABLE, "")
-    monkeypatch.delenv(MULTIPROCESS_VARIABLE)
 
-    prepare_multiprocess(folder)
+    chosen = prepare_multiprocess(folder, "reservation")
     # Two real worker processes, started after the call as uvicorn's would be.
     for _ in range(2):
         subprocess.run([sys.executable, "-c", _COUNT_ONE_LOGIN], check=True, env=dict(os.environ))
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=str(folder))  # type: ignore[no-untyped-call]
 
+    assert chosen == folder
     assert os.environ[MULTIPROCESS_VARIABLE] == str(folder)
     assert (folder / "notes.txt").exists()
     assert not (folder / "counter_99999.db").exists()
-    assert (
-        registry.get_sample_value("madoguchi_resident_logins_total", {"outcome": "login_succeeded"})
-        == 2
-    )
+    succeeded = {"outcome": "login_succeeded"}
+    assert registry.get_sample_value("madoguchi_resident_logins_total", succeeded) == 2
+
+
+def test_an_operators_multiprocess_folder_gets_a_subfolder_per_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "counter_12345.db").write_bytes(b"another program's live file")
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, str(shared))
+
+    chosen = prepare_multiprocess(tmp_path / "unused", "issuance")
+
+    assert chosen == shared / "issuance"
+    assert os.environ[MULTIPROCESS_VARIABLE] == str(shared / "issuance")
+    assert (shared / "counter_12345.db").exists()
+    assert not (tmp_path / "unused").exists()
 
 
 def _families(exposition: str) -> set[str]:
