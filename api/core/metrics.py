@@ -13,18 +13,34 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.enums import ScopeType
-from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.identity.guards import PERMISSION
 from api.core.identity.permissions import Permission
 
 MULTIPROCESS_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
+# App state key of the zone's refresh hooks: what a gauge must read from the database at
+# scrape time (a value shared by all replicas, which no single process keeps up to date).
+METRICS_REFRESH: Final = "metrics_refresh"
+MetricsRefresh = Callable[[AsyncSession, State], Awaitable[None]]
 # Scrapes and probes come every few seconds and say nothing about the residents' service.
 _NOT_COUNTED: Final = frozenset({"/metrics", "/healthz", "/readyz"})
 _LABELS: Final = ("app_name", "method", "path", "status_code")
@@ -40,11 +56,30 @@ REQUEST_SECONDS: Final = Histogram(
 )
 
 
-class MetricsController(PrometheusController):
+class MetricsController(Controller):
     """``GET /metrics``: the zone's metrics in Prometheus' text format (``metrics.read``)."""
 
+    path = "/metrics"
     opt = {PERMISSION: Permission.METRICS_READ.value}
     tags = ["operations"]
+
+    @get(summary="Prometheus metrics", cache=False)
+    async def metrics(
+        self, state: State, db_session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
+        """Every metric of the zone, its database-backed gauges read afresh first."""
+        for refresh in state.get(METRICS_REFRESH, ()):
+            await refresh(db_session, state)
+        return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    if os.environ.get(MULTIPROCESS_VARIABLE):
+        # Every worker's files, added up (each worker serves scrapes in turn).
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
 
 
 def count_requests(app: ASGIApp, zone: str) -> ASGIApp:

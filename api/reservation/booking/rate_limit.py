@@ -29,6 +29,12 @@ HIT_SQL: Final = """
     RETURNING hits
 """
 _HIT = Statement(text(HIT_SQL))
+_CURRENT = Statement(
+    text(
+        "SELECT hits FROM login_throttles WHERE key = :key"
+        " AND window_start = to_timestamp(floor(extract(epoch FROM now()) / :window) * :window)"
+    )
+)
 _PRUNE = Statement(
     text("DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'")
 )
@@ -51,3 +57,9 @@ async def hit(db: Db, key: str, window_seconds: int = WINDOW_SECONDS) -> int:
     hits = await db.scalar(_HIT, {"key": key, "window": window_seconds})
     assert hits is not None
     return int(hits)
+
+
+async def current(db: Db, key: str, window_seconds: int = WINDOW_SECONDS) -> int:
+    """The count under ``key`` in the current window so far, without adding to it."""
+    hits = await db.scalar(_CURRENT, {"key": key, "window": window_seconds})
+    return int(hits or 0)

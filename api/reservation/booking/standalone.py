@@ -9,10 +9,13 @@ out: the load runs play residents only.
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.datastructures import State
 
 from api.core.database import resolve_database_url
+from api.core.metrics import METRICS_REFRESH
 from api.core.plugin import CorePlugin
 from api.core.settings import Zone, ZoneSettings, get_settings
+from api.reservation.booking.alarm import refresh_failure_alarm
 from api.reservation.booking.config import BookingSettings
 from api.reservation.booking.controllers import ResidentController
 from api.reservation.booking.deps import BOOKING_SETTINGS_STATE_KEY
@@ -33,6 +36,7 @@ def create_app(
         route_handlers=[ResidentController, AvailabilityController],
         # CorePlugin brings the access log, so resident login attempts are recorded.
         plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=null_pool)],
+        state=State({METRICS_REFRESH: (refresh_failure_alarm,)}),
     )
     if booking_settings is not None:
         app.state[BOOKING_SETTINGS_STATE_KEY] = booking_settings

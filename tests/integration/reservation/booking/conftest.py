@@ -25,8 +25,10 @@ from sqlalchemy.pool import NullPool
 from api.core.identity.passwords import PasswordPolicy
 from api.core.identity.services import AccountService, RoleService
 from api.core.identity.tokens import TokenService
+from api.core.metrics import METRICS_REFRESH
 from api.core.plugin import CorePlugin
 from api.core.settings import Zone
+from api.reservation.booking.alarm import refresh_failure_alarm
 from api.reservation.booking.config import BookingSettings
 from api.reservation.booking.controllers import booking_route_handlers
 from api.reservation.booking.credentials import password_verifier
@@ -175,6 +177,7 @@ def build_app(url: str, tmp_path: Path, settings: BookingSettings) -> Litestar:
         on_startup=[loopback_peer],
     )
     app.state[BOOKING_SETTINGS_STATE_KEY] = settings
+    app.state[METRICS_REFRESH] = (refresh_failure_alarm,)  # as the zone's app has it
     return app
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from api.core.settings import Zone
 from api.reservation.booking.metrics import LOGIN_FAILURE_ALARM
 from tests.integration.reservation.booking.conftest import (
     Places,
@@ -16,6 +18,7 @@ from tests.integration.reservation.booking.conftest import (
     password_of,
     rid,
     slot_time,
+    staff_token,
 )
 
 
@@ -225,3 +228,30 @@ async def test_failures_across_ids_raise_the_alarm(
     alarms = [r for r in caplog.records if "resident_login_failure_alarm" in str(r.msg)]
     assert len(alarms) == 1
     assert alarms[0].levelname == "WARNING"
+
+
+@pytest.mark.parametrize("settings_override", [{"alarm_failures_per_minute": 3}])
+async def test_the_alarm_ends_with_the_attack_at_the_next_scrape(
+    client: AsyncTestClient[Litestar],
+    places: Places,
+    zone_database_urls: dict[Zone, str],
+    tmp_path: Path,
+) -> None:
+    await inside_one_rate_window()
+    for number in range(1, 5):
+        await client.post(
+            "/api/resident/login", json={"reservation_id": rid(number), "password": "0000"}
+        )
+    scraper = await staff_token(
+        zone_database_urls[Zone.RESERVATION], tmp_path, "prometheus", "metrics.read"
+    )
+    during = await client.get("/metrics", headers=scraper)
+    # The minute is over: the shared count of the new window is nothing yet.
+    await places.run("DELETE FROM login_throttles WHERE key = 'failures'")
+    after = await client.get("/metrics", headers=scraper)
+
+    assert during.status_code == after.status_code == 200
+    assert "madoguchi_resident_login_failure_alarm 1.0" in during.text
+    assert "madoguchi_resident_login_failures_per_minute 4.0" in during.text
+    assert "madoguchi_resident_login_failure_alarm 0.0" in after.text
+    assert "madoguchi_resident_login_failures_per_minute 0.0" in after.text
