@@ -27,6 +27,8 @@ from api.core.audit.models import AccessLogMixin
 from api.core.audit.service import current_anchor, stream_entries, verify_database
 
 ARCHIVE_FORMAT: Final = "madoguchi-access-log-archive"
+# The folder under the zone's run-time folder where archive-and-prune writes by default.
+ARCHIVE_FOLDER: Final = "audit-archive"
 
 
 class ArchiveError(Exception):

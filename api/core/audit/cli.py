@@ -15,6 +15,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.core.audit.archive import (
+    ARCHIVE_FOLDER,
     ArchiveError,
     archive_and_prune,
     prune_cutoff,
@@ -76,10 +77,17 @@ def describe(report: ChainReport, what: str) -> str:
     )
 
 
-def verify_all(zone: Zone, archives: tuple[Path, ...], witness: Path | None = None) -> bool:
+def verify_all(
+    zone: Zone,
+    archives: tuple[Path, ...],
+    witness: Path | None = None,
+    *,
+    new_witness: bool = False,
+) -> bool:
     """Verify archives (oldest first), that they join up, the live chain and the witness.
 
-    Echoes each outcome. The witness file is replaced by the new head only when all held.
+    Echoes each outcome. The witness file is replaced by the new head only when all held;
+    a missing witness is a failure unless ``new_witness`` says this is the first verify.
     """
     intact = True
     previous_end: str | None = None
@@ -99,21 +107,40 @@ def verify_all(zone: Zone, archives: tuple[Path, ...], witness: Path | None = No
         click.echo("the access log does not continue from the last archive given")
         intact = False
     if witness is not None and intact:
-        intact = _check_witness(zone, engine, report, witness)
+        intact = _check_witness(zone, engine, report, witness, archives, new_witness=new_witness)
     return intact
 
 
-def _check_witness(zone: Zone, engine: AsyncEngine, report: ChainReport, path: Path) -> bool:
+def _check_witness(
+    zone: Zone,
+    engine: AsyncEngine,
+    report: ChainReport,
+    path: Path,
+    archives: tuple[Path, ...],
+    *,
+    new_witness: bool,
+) -> bool:
     try:
         seen = read_witness(path)
     except WitnessError as error:
         click.echo(str(error))
         return False
+    if seen is None and not new_witness:
+        # A lost witness must not pass as a first run: that would hide what it guarded.
+        click.echo(f"{path}: no witness; on the first verify with it, add --new-witness")
+        return False
+    if seen is not None and new_witness:
+        click.echo(f"{path}: a witness exists; --new-witness is only for the first verify")
+        return False
     if seen is not None:
+        from api.core.zone_cli import zone_settings  # noqa: PLC0415
+
+        default_folder = zone_settings(zone).zone_dir / ARCHIVE_FOLDER
+        at_hand = (*archives, *sorted(default_folder.glob("*")))
         problem = (
             f"{path} is the {seen.zone} zone's witness"
             if seen.zone != zone.value
-            else _run(engine, witness_problem(engine, access_log_model(zone), seen))
+            else _run(engine, witness_problem(engine, access_log_model(zone), seen, at_hand))
         )
         if problem is not None:
             # The file is left as it is: it is the evidence.
@@ -155,9 +182,14 @@ def audit_commands(zone: Zone) -> click.Group:
         help="File outside the database holding the head the last verify saw: checked "
         "still there (no newest entries removed), then replaced by the new head.",
     )
-    def verify(archives: tuple[Path, ...], witness: Path | None) -> None:
+    @click.option(
+        "--new-witness",
+        is_flag=True,
+        help="Create the witness file (the first verify with --witness only).",
+    )
+    def verify(archives: tuple[Path, ...], witness: Path | None, new_witness: bool) -> None:
         """Check the hash chain; exit 1 naming the first bad entry."""
-        sys.exit(0 if verify_all(zone, archives, witness) else 1)
+        sys.exit(0 if verify_all(zone, archives, witness, new_witness=new_witness) else 1)
 
     @audit.command()
     @click.option("--output", "-o", type=click.Path(path_type=Path), default=None)
@@ -216,7 +248,7 @@ def audit_commands(zone: Zone) -> click.Group:
         if keep == 0:
             click.echo("retention is 0 (keep forever): nothing to prune")
             return
-        folder = archive_dir or settings.zone_dir / "audit-archive"
+        folder = archive_dir or settings.zone_dir / ARCHIVE_FOLDER
         engine = _engine(zone)
         try:
             result = _run(

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from click.testing import CliRunner, Result
 
@@ -84,7 +85,7 @@ async def test_verify_with_a_witness_notices_the_newest_entries_removed(
     witness = tmp_path / "witness.json"
     group = audit_commands(audit_database.zone)
     await audit_database.append(5)
-    first = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    first = await invoke(runner, group, ["verify", "--witness", str(witness), "--new-witness"])
     await audit_database.append(2)
     second = await invoke(runner, group, ["verify", "--witness", str(witness)])
     recorded = witness.read_bytes()
@@ -109,7 +110,7 @@ async def test_verify_with_a_witness_notices_an_emptied_or_rewritten_log(
     witness = tmp_path / "witness.json"
     group = audit_commands(audit_database.zone)
     await audit_database.append(3)
-    await invoke(runner, group, ["verify", "--witness", str(witness)])
+    await invoke(runner, group, ["verify", "--witness", str(witness), "--new-witness"])
     # Rewritten from entry 3 on: a new entry 3 that links correctly to entry 2.
     await audit_database.tamper("DELETE FROM access_log WHERE sequence = 3")
     await audit_database.tamper(
@@ -117,7 +118,9 @@ async def test_verify_with_a_witness_notices_an_emptied_or_rewritten_log(
     )
     await audit_database.append(1)
     rewritten = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    # Emptied, then the zone goes on writing: a fresh chain from genesis, numbered on.
     await audit_database.tamper("DELETE FROM access_log")
+    await audit_database.append(2)
     emptied = await invoke(runner, group, ["verify", "--witness", str(witness)])
 
     assert rewritten.exit_code == 1
@@ -127,16 +130,69 @@ async def test_verify_with_a_witness_notices_an_emptied_or_rewritten_log(
     assert "have been removed" in emptied.output
 
 
-async def test_verify_with_a_witness_accepts_archive_and_prune(
+async def test_verify_with_a_witness_accepts_archive_and_prune_with_its_archive_only(
     audit_database: AuditDatabase, runner: CliRunner, tmp_path: Path
 ) -> None:
     witness = tmp_path / "witness.json"
     group = audit_commands(audit_database.zone)
     await audit_database.append(4, occurred_at=days_ago(400))
-    await invoke(runner, group, ["verify", "--witness", str(witness)])
+    await invoke(runner, group, ["verify", "--witness", str(witness), "--new-witness"])
+    recorded = witness.read_bytes()
 
     pruned = await invoke(runner, group, ["archive-and-prune", "--days", "365"])
     verified = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    witness.write_bytes(recorded)  # as if that verify had not run
+    archive = next((tmp_path / audit_database.zone.value / "audit-archive").glob("*.jsonl"))
+    moved = archive.rename(tmp_path / archive.name)  # taken off the host
+    without = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    given = await invoke(
+        runner, group, ["verify", "--witness", str(witness), "--archive", str(moved)]
+    )
+
+    assert pruned.exit_code == 0, pruned.output
+    assert verified.exit_code == 0, verified.output
+    assert without.exit_code == 1
+    assert "was pruned into the archive" in without.output
+    assert given.exit_code == 0, given.output
+
+
+async def test_verify_with_a_witness_refuses_a_prune_without_its_archive(
+    audit_database: AuditDatabase, runner: CliRunner, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness.json"
+    group = audit_commands(audit_database.zone)
+    await audit_database.append(4)
+    await invoke(runner, group, ["verify", "--witness", str(witness), "--new-witness"])
+    head = (await audit_database.fetch("SELECT entry_hash FROM access_log WHERE sequence = 4"))[0]
+    # Anyone allowed to run the prune function can make a checkpoint without an archive.
+    connection = await asyncpg.connect(audit_database.dsn)
+    try:
+        await connection.execute(
+            "SELECT access_log_prune(4, $1, 'made-up.jsonl', $2, $3, 'intruder')",
+            head["entry_hash"],
+            "0" * 64,
+            audit_database.zone.value,
+        )
+    finally:
+        await connection.close()
+    alone = await invoke(runner, group, ["verify"])
+    against = await invoke(runner, group, ["verify", "--witness", str(witness)])
+
+    assert alone.exit_code == 0, alone.output
+    assert against.exit_code == 1
+    assert "made-up.jsonl, which was not given" in against.output
+
+
+async def test_a_lost_witness_fails_and_a_new_one_needs_saying_so(
+    audit_database: AuditDatabase, runner: CliRunner, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness.json"
+    group = audit_commands(audit_database.zone)
+    await audit_database.append(2)
+
+    lost = await invoke(runner, group, ["verify", "--witness", str(witness)])
+    created = await invoke(runner, group, ["verify", "--witness", str(witness), "--new-witness"])
+    again = await invoke(runner, group, ["verify", "--witness", str(witness), "--new-witness"])
     other_zone = tmp_path / "other.json"
     other_zone.write_text(
         witness.read_text().replace(audit_database.zone.value, "elsewhere"), encoding="utf-8"
@@ -146,9 +202,12 @@ async def test_verify_with_a_witness_accepts_archive_and_prune(
     garbage.write_text("not json", encoding="utf-8")
     unreadable = await invoke(runner, group, ["verify", "--witness", str(garbage)])
 
-    assert pruned.exit_code == 0, pruned.output
-    assert verified.exit_code == 0, verified.output
-    assert '"sequence":5' in witness.read_text()  # the checkpoint entry is the new head
+    assert lost.exit_code == 1
+    assert "add --new-witness" in lost.output
+    assert created.exit_code == 0, created.output
+    assert '"sequence":2' in witness.read_text()
+    assert again.exit_code == 1
+    assert "only for the first verify" in again.output
     assert wrong.exit_code == 1
     assert "elsewhere zone's witness" in wrong.output
     assert unreadable.exit_code == 1
