@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 
 import asyncpg
 import pytest
@@ -185,3 +186,24 @@ async def test_concurrent_appends_from_many_connections_keep_one_chain(
     assert report.ok, report.first_break
     assert report.entries == 8 * (20 + 5 * 3)
     assert rows[0]["n"] == report.entries
+
+
+async def test_only_the_owner_may_run_the_prune_function(audit_database: AuditDatabase) -> None:
+    await audit_database.append(2)
+    reader = f"madoguchi_test_reader_{os.getpid()}"
+    connection = await asyncpg.connect(audit_database.dsn)
+    try:
+        await connection.execute(f"DROP ROLE IF EXISTS {reader}; CREATE ROLE {reader}")
+        await connection.execute(f"GRANT SELECT ON access_log TO {reader}")
+        try:
+            async with connection.transaction():
+                await connection.execute(f"SET LOCAL ROLE {reader}")
+                with pytest.raises(asyncpg.InsufficientPrivilegeError, match="access_log_prune"):
+                    await connection.execute(
+                        "SELECT access_log_prune(1, 'x', 'a', 'b', 'issuance', 'reader')"
+                    )
+        finally:
+            await connection.execute(f"DROP OWNED BY {reader}; DROP ROLE {reader}")
+    finally:
+        await connection.close()
+    assert len(await audit_database.fetch("SELECT 1 FROM access_log")) == 2
