@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 
 import click
@@ -34,6 +35,10 @@ def alembic_commands(zone: Zone) -> AlembicCommands:
     return AlembicCommands(create_sqlalchemy_config(zone, url, null_pool=True))
 
 
+def _exit_on_signal(number: int, _: object) -> None:
+    raise SystemExit(128 + number)
+
+
 def make_zone_group(zone: Zone, app_factory: str) -> click.Group:
     """Build the ``madoguchi <zone>`` group; the zone's own module adds its commands."""
 
@@ -54,6 +59,10 @@ def make_zone_group(zone: Zone, app_factory: str) -> click.Group:
         get_settings.cache_clear()
         if workers > 1:
             prepare_multiprocess(settings.zone_dir / "metrics", zone.value)
+        # uvicorn re-raises the stop signal once it has shut down; under the default
+        # SIGTERM action the process would die there without running its exit hooks, and
+        # the embedded PostgreSQL (stopped by one of them) would be left running.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
             app_factory,
             factory=True,

@@ -93,3 +93,41 @@ def test_bad_setting_stops_serve_naming_the_variable(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "ISSUANCE_PORT" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_stopped_with_sigterm_stops_its_embedded_postgresql(tmp_path: Path) -> None:
+    port = _free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"RESERVATION_DATABASE_URL", "TEST_DATABASE_URL"}
+    }
+    environment["MADOGUCHI_VAR_DIR"] = str(tmp_path)  # embedded server under tmp_path/pg
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "reservation", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            status: int | None = None
+            while time.monotonic() < deadline and status is None:
+                try:
+                    status, _ = _get(f"http://127.0.0.1:{port}/readyz")
+                except OSError:
+                    assert server.poll() is None, log.read_text()
+                    time.sleep(0.2)
+            running = (tmp_path / "pg" / "reservation" / "postmaster.pid").exists()
+        finally:
+            server.terminate()  # SIGTERM, as `madoguchi up` and systemd stop it
+            server.wait(timeout=30)
+
+    assert status == 200
+    assert running
+    # The postmaster removes its pid file when it has stopped.
+    assert not (tmp_path / "pg" / "reservation" / "postmaster.pid").exists(), log.read_text()
