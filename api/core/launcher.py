@@ -35,13 +35,23 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> bool:
     return False
 
 
+def _stop(number: int, _: object) -> None:
+    raise SystemExit(128 + number)
+
+
 def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int:
-    """Start both zones' servers, print where they are and the demo logins, wait for Ctrl-C."""
-    processes: dict[Zone, subprocess.Popen[bytes]] = {
-        zone: subprocess.Popen([sys.executable, "-m", "api.cli", zone.value, "serve"])  # noqa: S603
-        for zone in Zone
-    }
+    """Start both zones' servers, print where they are and the demo logins, wait for Ctrl-C.
+
+    Ctrl-C or a SIGTERM, at any moment, stops both servers (and through them their
+    embedded PostgreSQL); so does one server ending on its own, with exit status 1.
+    """
+    # A handler, not a blocked signal: children get the default action back at exec.
+    signal.signal(signal.SIGTERM, _stop)
+    processes: dict[Zone, subprocess.Popen[bytes]] = {}
     try:
+        for zone in Zone:
+            command = [sys.executable, "-m", "api.cli", zone.value, "serve"]
+            processes[zone] = subprocess.Popen(command)  # noqa: S603 - our own command
         for zone, process in processes.items():
             if not _wait_until_ready(zone_url(settings[zone]), process):
                 click.echo(f"madoguchi: the {zone.value} zone did not become ready", err=True)
@@ -55,12 +65,11 @@ def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int
             click.echo("\nDemo logins:")
             click.echo(demo_logins.read_text(encoding="utf-8"))
         click.echo("Press Ctrl-C to stop both zones.")
-        # Blocked only now, after the children started: they must not inherit the mask.
-        stop_signals = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-        signal.sigwait(stop_signals)
-        return 0
-    except KeyboardInterrupt:
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        click.echo("madoguchi: a zone's server stopped; stopping the other", err=True)
+        return 1
+    except (KeyboardInterrupt, SystemExit):
         return 0
     finally:
         for process in processes.values():
