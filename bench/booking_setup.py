@@ -8,7 +8,6 @@ uvicorn with ``WORKERS`` workers, configured as the scenario says.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from bench.booking_scenario import (
     reservation_id,
     residents,
 )
-from bench.harness import fresh_database, start_uvicorn
+from bench.harness import Workers, fresh_database, start_reuse_port_workers
 
 DATABASE = "madoguchi_bench_booking"
 SECRET_KEY = "bench-secret-key-0123456789abcdefghijklmnop"
@@ -121,7 +120,7 @@ async def audit(dsn: str) -> tuple[int, int]:
     return int(overbooked), int(mismatched)
 
 
-def start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, log: Path) -> Workers:
     """The resident zone's server on ``url`` and ``port``, its two workers given time to start."""
     environment = {
         "RESERVATION_DATABASE_URL": url,
@@ -134,12 +133,8 @@ def start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         "RESERVATION_TRUSTED_PROXIES": "127.0.0.1/32",
         "MADOGUCHI_VAR_DIR": str(log.parent),
     }
-    server = start_uvicorn(
-        "api.reservation.booking.standalone:create_app",
-        port,
-        environment,
-        log,
-        "--workers", str(WORKERS), "--timeout-keep-alive", "600",
-    )  # fmt: skip
-    time.sleep(1.5)  # the port answers before both workers are up
+    server = start_reuse_port_workers(
+        "api.reservation.booking.standalone:create_app", port, WORKERS, environment, log
+    )
+    time.sleep(1.5)  # the port answers before every worker is up
     return server

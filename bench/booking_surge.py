@@ -9,7 +9,8 @@ household member, who must give their own password); books it; when refused as f
 looks at the day again and picks another; when the day shows no room, moves on to their
 next day. At most ``TRIES`` booking attempts and ``LOOKS`` day views, then they give up.
 
-HTTP side: a real server (uvicorn, two worker processes, uvloop + httptools,
+HTTP side: a real server (uvicorn, two worker processes each on its own SO_REUSEPORT
+socket of the port, see ``bench.reuse_port_worker``; uvloop + httptools,
 ``api.reservation.booking.standalone:create_app`` -- the resident routes and the public
 availability routes with the full ``CorePlugin``: request log, access log, identity,
 errors) on PostgreSQL. The load generator is this process: raw asyncio (uvloop)

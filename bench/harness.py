@@ -92,3 +92,47 @@ def start_uvicorn(
     server.kill()
     message = f"{name} did not start"
     raise RuntimeError(message)
+
+
+class Workers:
+    """Worker processes serving one port, each on a listening socket of its own."""
+
+    def __init__(self, processes: list[subprocess.Popen[bytes]]) -> None:
+        self.processes = processes
+
+    def terminate(self) -> None:
+        """Ask every worker to stop."""
+        for process in self.processes:
+            process.terminate()
+
+    def wait(self, timeout: float) -> None:
+        """Wait for every worker to end."""
+        for process in self.processes:
+            process.wait(timeout=timeout)
+
+
+def start_reuse_port_workers(
+    factory: str, port: int, workers: int, environment: Mapping[str, str], log: Path
+) -> Workers:
+    """Start ``workers`` ``bench.reuse_port_worker`` processes serving ``factory`` on ``port``."""
+    command = [sys.executable, "-m", "bench.reuse_port_worker", factory, str(port)]
+    processes = [
+        subprocess.Popen(
+            [*command, "--timeout-keep-alive", "600"],
+            cwd=ROOT,
+            env={**os.environ, **environment},
+            stdout=log.with_suffix(f".{index}{log.suffix}").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for index in range(workers)
+    ]
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return Workers(processes)
+        except OSError:
+            time.sleep(0.1)
+    for process in processes:
+        process.kill()
+    message = "the workers did not start"
+    raise RuntimeError(message)
