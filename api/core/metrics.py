@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -68,7 +68,8 @@ class MetricsController(Controller):
         self, state: State, db_session: NamedDependency[AsyncSession]
     ) -> Response[bytes]:
         """Every metric of the zone, its database-backed gauges read afresh first."""
-        for refresh in state.get(METRICS_REFRESH, ()):
+        refreshes: Sequence[MetricsRefresh] = state.get(METRICS_REFRESH, ())
+        for refresh in refreshes:
             await refresh(db_session, state)
         return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
