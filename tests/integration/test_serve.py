@@ -31,6 +31,20 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
         return error.code, json.loads(error.read())
 
 
+def _first_answer(
+    url: str, server: subprocess.Popen[bytes], log: Path, *, seconds: float
+) -> int | None:
+    # The status of the first answer at ``url``; None if the server gave none in time.
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            return _get(url)[0]
+        except OSError:
+            assert server.poll() is None, log.read_text()
+            time.sleep(0.2)
+    return None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("zone", list(Zone), ids=lambda zone: zone.value)
 def test_serve_command_boots_the_zone_and_logs_json_lines(
@@ -54,14 +68,7 @@ def test_serve_command_boots_the_zone_and_logs_json_lines(
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            status: int | None = None
-            while time.monotonic() < deadline and status is None:
-                try:
-                    status, _ = _get(f"{base}/healthz")
-                except OSError:
-                    assert server.poll() is None, log.read_text()
-                    time.sleep(0.2)
+            status = _first_answer(f"{base}/healthz", server, log, seconds=30)
             ready_status, ready = _get(f"{base}/readyz")
             docs_status, _ = _get(f"{base}/api/docs/openapi.json")
         finally:
@@ -114,14 +121,7 @@ def test_serve_stopped_with_sigterm_stops_its_embedded_postgresql(tmp_path: Path
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 60
-            status: int | None = None
-            while time.monotonic() < deadline and status is None:
-                try:
-                    status, _ = _get(f"http://127.0.0.1:{port}/readyz")
-                except OSError:
-                    assert server.poll() is None, log.read_text()
-                    time.sleep(0.2)
+            status = _first_answer(f"http://127.0.0.1:{port}/readyz", server, log, seconds=60)
             running = (tmp_path / "pg" / "reservation" / "postmaster.pid").exists()
         finally:
             server.terminate()  # SIGTERM, as `madoguchi up` and systemd stop it
