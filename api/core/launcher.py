@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from api.core.settings import Zone, ZoneSettings
+from api.core.zone_cli import exit_on_signal
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -35,10 +36,6 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> bool:
     return False
 
 
-def _stop(number: int, _: object) -> None:
-    raise SystemExit(128 + number)
-
-
 def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int:
     """Start both zones' servers, print where they are and the demo logins, wait for Ctrl-C.
 
@@ -46,7 +43,7 @@ def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int
     embedded PostgreSQL); so does one server ending on its own, with exit status 1.
     """
     # A handler, not a blocked signal: children get the default action back at exec.
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, exit_on_signal)
     processes: dict[Zone, subprocess.Popen[bytes]] = {}
     try:
         for zone in Zone:

@@ -35,7 +35,8 @@ def alembic_commands(zone: Zone) -> AlembicCommands:
     return AlembicCommands(create_sqlalchemy_config(zone, url, null_pool=True))
 
 
-def _exit_on_signal(number: int, _: object) -> None:
+def exit_on_signal(number: int, _: object) -> None:
+    """Signal handler: end the process as ``sys.exit`` does, so its exit hooks run."""
     raise SystemExit(128 + number)
 
 
@@ -62,7 +63,7 @@ def make_zone_group(zone: Zone, app_factory: str) -> click.Group:
         # uvicorn re-raises the stop signal once it has shut down; under the default
         # SIGTERM action the process would die there without running its exit hooks, and
         # the embedded PostgreSQL (stopped by one of them) would be left running.
-        signal.signal(signal.SIGTERM, _exit_on_signal)
+        signal.signal(signal.SIGTERM, exit_on_signal)
         uvicorn.run(
             app_factory,
             factory=True,
