@@ -21,19 +21,18 @@ FAILURES_KEY: Final = "failures"
 # About one attempt in this many also deletes windows older than an hour.
 _PRUNE_ONE_IN: Final = 500
 
+# The start of the fixed window ``now()`` falls in (``:window`` seconds long).
+_WINDOW_START: Final = "to_timestamp(floor(extract(epoch FROM now()) / :window) * :window)"
 # Also the first part of the login's look-up statement (``login._HIT_AND_LOOK_UP``).
-HIT_SQL: Final = """
+HIT_SQL: Final = f"""
     INSERT INTO login_throttles (key, window_start, hits)
-    VALUES (:key, to_timestamp(floor(extract(epoch FROM now()) / :window) * :window), 1)
+    VALUES (:key, {_WINDOW_START}, 1)
     ON CONFLICT (key, window_start) DO UPDATE SET hits = login_throttles.hits + 1
     RETURNING hits
-"""
+"""  # noqa: S608 - a constant, no input
 _HIT = Statement(text(HIT_SQL))
 _CURRENT = Statement(
-    text(
-        "SELECT hits FROM login_throttles WHERE key = :key"
-        " AND window_start = to_timestamp(floor(extract(epoch FROM now()) / :window) * :window)"
-    )
+    text(f"SELECT hits FROM login_throttles WHERE key = :key AND window_start = {_WINDOW_START}")  # noqa: S608
 )
 _PRUNE = Statement(
     text("DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'")
