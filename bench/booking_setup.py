@@ -134,7 +134,12 @@ def start_server(url: str, port: int, log: Path) -> Workers:
         "MADOGUCHI_VAR_DIR": str(log.parent),
     }
     server = start_reuse_port_workers(
-        "api.reservation.booking.standalone:create_app", port, WORKERS, environment, log
-    )
+        "api.reservation.booking.standalone:create_app",
+        port,
+        WORKERS,
+        environment,
+        log,
+        "--timeout-keep-alive", "600",
+    )  # fmt: skip
     time.sleep(1.5)  # the port answers before every worker is up
     return server

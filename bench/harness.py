@@ -83,13 +83,19 @@ def start_uvicorn(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+    _wait_for_listener(port, [server], name)
+    return server
+
+
+def _wait_for_listener(port: int, processes: list[subprocess.Popen[bytes]], name: str) -> None:
     for _ in range(300):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return server
+                return
         except OSError:
             time.sleep(0.1)
-    server.kill()
+    for process in processes:
+        process.kill()
     message = f"{name} did not start"
     raise RuntimeError(message)
 
@@ -112,13 +118,21 @@ class Workers:
 
 
 def start_reuse_port_workers(
-    factory: str, port: int, workers: int, environment: Mapping[str, str], log: Path
+    factory: str,
+    port: int,
+    workers: int,
+    environment: Mapping[str, str],
+    log: Path,
+    *options: str,
 ) -> Workers:
-    """Start ``workers`` ``bench.reuse_port_worker`` processes serving ``factory`` on ``port``."""
-    command = [sys.executable, "-m", "bench.reuse_port_worker", factory, str(port)]
+    """Start ``workers`` ``bench.reuse_port_worker`` processes serving ``factory`` on ``port``.
+
+    ``options`` go to each worker; their output goes to ``log`` with the worker's number.
+    """
+    command = [sys.executable, "-m", "bench.reuse_port_worker", factory, str(port), *options]
     processes = [
         subprocess.Popen(
-            [*command, "--timeout-keep-alive", "600"],
+            command,
             cwd=ROOT,
             env={**os.environ, **environment},
             stdout=log.with_suffix(f".{index}{log.suffix}").open("wb"),
@@ -126,13 +140,5 @@ def start_reuse_port_workers(
         )
         for index in range(workers)
     ]
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return Workers(processes)
-        except OSError:
-            time.sleep(0.1)
-    for process in processes:
-        process.kill()
-    message = "the workers did not start"
-    raise RuntimeError(message)
+    _wait_for_listener(port, processes, "the workers")
+    return Workers(processes)
