@@ -21,7 +21,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -33,6 +33,7 @@ from prometheus_client import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.asgi import ResponseStatus
 from api.core.identity.guards import PERMISSION
 from api.core.identity.permissions import Permission
 
@@ -96,21 +97,14 @@ def count_requests(app: ASGIApp, zone: str) -> ASGIApp:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the client gets if the app fails before answering
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = ResponseStatus(send)
         try:
-            await app(scope, receive, sending)
+            await app(scope, receive, answer)
         finally:
             # Set by the router once a route matched; unmatched paths are not labels.
             route = scope.get("path_template")
             if route is not None and route not in _NOT_COUNTED:
-                labels = (zone, scope["method"], route, str(status))
+                labels = (zone, scope["method"], route, str(answer.status))
                 REQUESTS.labels(*labels).inc()
                 REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 

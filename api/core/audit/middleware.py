@@ -13,8 +13,9 @@ import time
 from typing import Any, Final
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
+from api.core.asgi import ResponseStatus
 from api.core.audit.recorder import (
     AccessLogRuntime,
     actor_of,
@@ -56,17 +57,11 @@ def access_log_middleware(app: ASGIApp, runtime: AccessLogRuntime) -> ASGIApp:
             return
         started = time.perf_counter()
         occurred_at = dt.datetime.now(dt.UTC)
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = ResponseStatus(send)
         try:
-            await app(scope, receive, send_with_status)
+            await app(scope, receive, answer)
         finally:
+            status = answer.status
             # Routing happened inside: only now is it known whether the route is public.
             if is_staff_route(scope):
                 path_params = scope.get("path_params") or {}
