@@ -227,9 +227,19 @@ class Site:
             return
         violations = axe_violations(page)
         assert violations == [], f"{state}: axe-core violations {violations}"
-        # 320 px must not need sideways scrolling (WCAG 1.4.10 reflow).
+        # 320 px must not need sideways scrolling (WCAG 1.4.10 reflow), nor may a table
+        # cell's text spill over its neighbours (a 40 px calendar day).
+        assert page.evaluate(SPILLING_CELLS) == [], state
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], state
         assert self.csp_errors == [], self.csp_errors
+
+
+# The text of every table cell whose content is wider than the cell itself.
+SPILLING_CELLS = """
+Array.from(document.querySelectorAll("td, th"))
+    .filter((cell) => cell.scrollWidth > cell.clientWidth + 1)
+    .map((cell) => cell.innerText.trim())
+"""
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
