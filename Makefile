@@ -4,19 +4,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 MADOGUCHI := $(BIN)/madoguchi
 
-.PHONY: run test install lint typecheck unit check-format format bench clean assets translations
+.PHONY: run test install lock lint typecheck unit check-format format bench clean assets translations
 
-$(STAMP): pyproject.toml
+## Python packages: pyproject.toml's ranges, at the exact versions of constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 install: $(STAMP) assets translations
+
+## make lock: the newest releases within pyproject.toml's ranges, resolved in a scratch venv
+## and written to constraints.txt (then run make test, and commit both).
+LOCK_VENV := var/lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	{ sed -n '/^#/p' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV)
 
 ## Front-end files from the npm registry: htmx (served, copied into web/static/vendor)
 ## and axe-core (browser tests). `npm ci` installs exactly package-lock.json.
