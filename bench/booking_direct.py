@@ -55,10 +55,9 @@ class Sql:
 # The app's own statements (private names on purpose: the same text, so the same work).
 HIT = Sql(rate_limit._HIT.clause)
 PRUNE = Sql(rate_limit._PRUNE.clause)
-HIT_AND_LOOK_UP = Sql(login_sql._HIT_AND_LOOK_UP.clause)
-HIT_AND_LOOK_UP_WITH_BOOKING = Sql(login_sql._HIT_AND_LOOK_UP_WITH_BOOKING.clause)
+HIT_AND_ATTEMPT = Sql(login_sql._HIT_AND_ATTEMPT.clause)
+HIT_AND_ATTEMPT_WITH_BOOKING = Sql(login_sql._HIT_AND_ATTEMPT_WITH_BOOKING.clause)
 RESET = Sql(login_sql._RESET.clause)
-FAIL = {True: Sql(login_sql._FAIL_KNOWN.clause), False: Sql(login_sql._FAIL_UNKNOWN.clause)}
 SLOT_AND_MEMBERS = Sql(seats_sql._SLOT_AND_MEMBERS.clause)
 BOOK = Sql(seats_sql._BOOK["online"].clause)
 DAY = Sql(availability_sql._DAY.clause)
@@ -140,34 +139,36 @@ class DirectClient:
         member's attempt in a booking: one transaction, committed.
         """
         now = dt.datetime.now(dt.UTC)
-        look_up = HIT_AND_LOOK_UP_WITH_BOOKING if login else HIT_AND_LOOK_UP
+        attempt = HIT_AND_ATTEMPT_WITH_BOOKING if login else HIT_AND_ATTEMPT
         async with contextlib.AsyncExitStack() as stack:
             if not login:
                 await stack.enter_async_context(connection.transaction())
             if secrets.randbelow(500) == 0:
                 await connection.execute(PRUNE.text)
             row = await connection.fetchrow(
-                look_up.text,
-                *look_up.args(rid=reservation_id, key=rate_limit.client_key(address), window=60),
+                attempt.text,
+                *attempt.args(
+                    rid=reservation_id,
+                    key=rate_limit.client_key(address),
+                    window=60,
+                    limit=LOGIN_RATE_LIMIT,
+                    threshold=LOCKOUT_THRESHOLD,
+                    minutes=LOCKOUT_MINUTES,
+                ),
             )
             outcome = "login_succeeded"
             if row["hits"] > LOGIN_RATE_LIMIT:
                 outcome = "rate_limited"
-            elif row["locked_until"] is not None and row["locked_until"] > now:
+            elif not row["counted"]:
                 outcome = "locked_out"
             elif password_matches(PASSWORD_KEY, reservation_id, password, row["password_verifier"]):
-                if row["failed_logins"] or row["locked_until"] is not None:
-                    await connection.execute(RESET.text, *RESET.args(rid=reservation_id))
+                await connection.execute(RESET.text, *RESET.args(rid=reservation_id))
             else:
-                known = row["password_verifier"] is not None
-                limits = {"threshold": LOCKOUT_THRESHOLD, "minutes": LOCKOUT_MINUTES}
-                await connection.fetchval(
-                    FAIL[known].text, *FAIL[known].args(rid=reservation_id, **limits)
-                )
                 await connection.fetchval(
                     HIT.text, *HIT.args(key=rate_limit.FAILURES_KEY, window=60)
                 )
-                outcome = "login_failed"
+                locked = row["locked_after"] is not None and row["locked_after"] > now
+                outcome = "locked_out" if locked else "login_failed"
         entry = access_row(reservation_id, address, route, outcome)
         if outcome == "login_succeeded":
             self.log.queue.put_nowait(entry)

@@ -27,7 +27,9 @@ from api.reservation.booking.refusals import (
     LoginFailed,
     MemberLockedOut,
     MemberLoginFailed,
+    MemberRevoked,
     RateLimited,
+    Revoked,
 )
 from api.reservation.booking.schemas import BookingView
 from api.reservation.booking.services import ACTIVE_BOOKING_VIEW, view_of
@@ -42,6 +44,9 @@ class Outcome(enum.StrEnum):
     FAILED = "login_failed"
     LOCKED_OUT = "locked_out"
     RATE_LIMITED = "rate_limited"
+    # The password was right, but the ID's eligibility was revoked (card handed over,
+    # returned, cancelled or expired): it can no longer log in or be booked for.
+    REVOKED = "login_revoked"
 
 
 class PasswordCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,30 +65,70 @@ class PasswordCheck(msgspec.Struct, frozen=True, kw_only=True):
         return self.outcome is Outcome.SUCCEEDED
 
 
-# One round trip whether or not the ID exists, so the timing does not tell.
-_LOOK_UP_COLUMNS: Final = """
-    e.password_verifier, e.failed_logins, e.session_generation,
+# Every attempt is counted BEFORE its password is compared, in the statement that reads the
+# verifier: the UPDATE (or, for an ID that is not eligible, the upsert) waits for any
+# concurrent attempt on the same ID and re-checks the lock on its result, so however many
+# guesses arrive at once, at most ``threshold`` of them are ever compared; the rest find
+# the ID locked. A right password then clears the count (``_RESET``). One round trip
+# whether or not the ID exists, so the timing does not tell.
+_COUNT_ATTEMPT: Final = """
+    attempt AS (
+        UPDATE eligibilities
+        SET failed_logins = failed_logins + 1,
+            locked_until = CASE WHEN failed_logins + 1 >= :threshold
+                                THEN now() + make_interval(mins => :minutes)
+                                ELSE locked_until END
+        WHERE reservation_id = :rid
+            AND (locked_until IS NULL OR locked_until <= now()) {under_limit}
+        RETURNING password_verifier, session_generation, locked_until, revoked_at
+    ),
+    unknown_attempt AS (
+        INSERT INTO unknown_id_lockouts AS u (reservation_id, failed_logins, locked_until)
+        SELECT :rid, 1, CASE WHEN 1 >= :threshold THEN now() + make_interval(mins => :minutes) END
+        WHERE NOT EXISTS (SELECT FROM eligibilities WHERE reservation_id = :rid) {under_limit}
+        ON CONFLICT (reservation_id) DO UPDATE
+        SET failed_logins = u.failed_logins + 1,
+            locked_until = CASE WHEN u.failed_logins + 1 >= :threshold
+                                THEN now() + make_interval(mins => :minutes)
+                                ELSE u.locked_until END
+        WHERE u.locked_until IS NULL OR u.locked_until <= now()
+        RETURNING locked_until
+    )
+"""
+_ATTEMPT_COLUMNS: Final = """
+    EXISTS (SELECT FROM attempt) OR EXISTS (SELECT FROM unknown_attempt) AS counted,
+    a.password_verifier, a.session_generation, a.revoked_at IS NOT NULL AS revoked,
+    coalesce(a.locked_until, n.locked_until) AS locked_after,
     coalesce(e.locked_until, u.locked_until) AS locked_until
 """
 _FROM_ID: Final = """
     FROM (SELECT CAST(:rid AS varchar) AS rid) AS q
     LEFT JOIN eligibilities AS e ON e.reservation_id = q.rid
     LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid
+    LEFT JOIN attempt AS a ON true
+    LEFT JOIN unknown_attempt AS n ON true
 """
 # The login answer carries the resident's active booking: read in the same statement
 # (its columns are NULL when there is none), and shown only when the password was right.
 _BOOKING_JOIN: Final = f"""
     LEFT JOIN LATERAL ({ACTIVE_BOOKING_VIEW.format(rid="q.rid")}) AS booking ON true
 """
-_HIT: Final = f"WITH hit AS ({rate_limit.HIT_SQL}) SELECT (SELECT hits FROM hit) AS hits,"  # noqa: S608
+_HIT: Final = f"hit AS ({rate_limit.HIT_SQL}),"
 
 
-def _look_up(*, hit: bool, booking: bool) -> Statement:
-    # S608: constant fragments only; every value is a bound parameter.
+def _attempt(*, hit: bool, booking: bool) -> Statement:
+    # S608: constant fragments only; every value is a bound parameter. With ``hit`` the
+    # client's rate-limit count is taken whatever the outcome, and the attempt is only
+    # counted against the ID while the client is within its limit.
+    under_limit = "AND (SELECT hits FROM hit) <= :limit" if hit else ""
     return Statement(
         text(
-            (_HIT if hit else "SELECT")
-            + _LOOK_UP_COLUMNS
+            "WITH "  # noqa: S608 - constant fragments, see above
+            + (_HIT if hit else "")
+            + _COUNT_ATTEMPT.format(under_limit=under_limit)
+            + "SELECT "
+            + ("(SELECT hits FROM hit) AS hits," if hit else "")
+            + _ATTEMPT_COLUMNS
             + (", booking.*" if booking else "")
             + _FROM_ID
             + (_BOOKING_JOIN if booking else "")
@@ -91,43 +136,12 @@ def _look_up(*, hit: bool, booking: bool) -> Statement:
     )
 
 
-_LOOK_UP = _look_up(hit=False, booking=False)
-# The client's rate-limit count and the look-up in one round trip (the login surge's hot
-# path): the count is taken whatever the outcome, and the look-up's row is only used when
-# the client is under its limit, as if the two were run one after the other.
-_HIT_AND_LOOK_UP = _look_up(hit=True, booking=False)
-# The same with the login answer's booking: a successful login is one statement.
-_LOOK_UP_WITH_BOOKING = _look_up(hit=False, booking=True)
-_HIT_AND_LOOK_UP_WITH_BOOKING = _look_up(hit=True, booking=True)
-# The lockout in one atomic statement: count the failure and lock at the threshold.
-_FAIL_KNOWN = Statement(
-    text(
-        """
-        UPDATE eligibilities
-        SET failed_logins = failed_logins + 1,
-            locked_until = CASE WHEN failed_logins + 1 >= :threshold
-                                THEN now() + make_interval(mins => :minutes)
-                                ELSE locked_until END
-        WHERE reservation_id = :rid
-        RETURNING locked_until
-        """
-    )
-)
-_FAIL_UNKNOWN = Statement(
-    text(
-        """
-        INSERT INTO unknown_id_lockouts AS u (reservation_id, failed_logins, locked_until)
-        VALUES (:rid, 1, CASE WHEN 1 >= :threshold
-                              THEN now() + make_interval(mins => :minutes) END)
-        ON CONFLICT (reservation_id) DO UPDATE
-        SET failed_logins = u.failed_logins + 1,
-            locked_until = CASE WHEN u.failed_logins + 1 >= :threshold
-                                THEN now() + make_interval(mins => :minutes)
-                                ELSE u.locked_until END
-        RETURNING locked_until
-        """
-    )
-)
+_ATTEMPT = _attempt(hit=False, booking=False)
+# The rate-limit count and the attempt in one round trip: the login surge's hot path.
+_HIT_AND_ATTEMPT = _attempt(hit=True, booking=False)
+# The same with the login answer's booking.
+_ATTEMPT_WITH_BOOKING = _attempt(hit=False, booking=True)
+_HIT_AND_ATTEMPT_WITH_BOOKING = _attempt(hit=True, booking=True)
 _RESET = Statement(
     text(
         "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL "
@@ -166,35 +180,45 @@ async def check_password(
     statement being atomic on its own.
 
     Order: the client's rate limit, then the ID's lockout (a locked ID's password is not
-    even compared), then the constant-time comparison. A failure is counted in one atomic
-    update that also locks the ID at the threshold; a success clears the count. With
-    ``with_booking`` the look-up also reads the ID's active booking, returned on success.
+    even compared), then the constant-time comparison. The attempt is counted as a failure
+    before the comparison, in the atomic update that reads the verifier and locks the ID at
+    the threshold, so parallel guesses cannot outrun the lockout; a success clears the
+    count. With ``with_booking`` the look-up also reads the ID's active booking, returned on
+    success.
     """
     rid = canonical_id(reservation_id)
-    if settings.login_rate_limit and client_address:
+    parameters: dict[str, Any] = {
+        "rid": rid,
+        "threshold": settings.lockout_threshold,
+        "minutes": settings.lockout_minutes,
+    }
+    limited = bool(settings.login_rate_limit and client_address)
+    if limited:
+        assert client_address is not None
         await rate_limit.maybe_prune(db)
-        row = await db.one(
-            _HIT_AND_LOOK_UP_WITH_BOOKING if with_booking else _HIT_AND_LOOK_UP,
-            {
-                "rid": rid,
-                "key": rate_limit.client_key(client_address),
-                "window": rate_limit.WINDOW_SECONDS,
-            },
-        )
-        if row.hits > settings.login_rate_limit:
-            metrics.count_login(Outcome.RATE_LIMITED)
-            return PasswordCheck(outcome=Outcome.RATE_LIMITED, reservation_id=rid)
+        parameters |= {
+            "key": rate_limit.client_key(client_address),
+            "window": rate_limit.WINDOW_SECONDS,
+            "limit": settings.login_rate_limit,
+        }
+        statement = _HIT_AND_ATTEMPT_WITH_BOOKING if with_booking else _HIT_AND_ATTEMPT
     else:
-        statement = _LOOK_UP_WITH_BOOKING if with_booking else _LOOK_UP
-        row = await db.one(statement, {"rid": rid})
-    if row.locked_until is not None and row.locked_until > now:
+        statement = _ATTEMPT_WITH_BOOKING if with_booking else _ATTEMPT
+    row = await db.one(statement, parameters)
+    if limited and row.hits > settings.login_rate_limit:
+        metrics.count_login(Outcome.RATE_LIMITED)
+        return PasswordCheck(outcome=Outcome.RATE_LIMITED, reservation_id=rid)
+    if not row.counted:
+        # Locked: this attempt's password is not even compared.
         metrics.count_login(Outcome.LOCKED_OUT)
         return PasswordCheck(
             outcome=Outcome.LOCKED_OUT, reservation_id=rid, locked_until=row.locked_until
         )
     if password_matches(settings.password_key, rid, password, row.password_verifier):
-        if row.failed_logins or row.locked_until is not None:
-            await db.execute(_RESET, {"rid": rid})
+        await db.execute(_RESET, {"rid": rid})
+        if row.revoked:
+            metrics.count_login(Outcome.REVOKED)
+            return PasswordCheck(outcome=Outcome.REVOKED, reservation_id=rid)
         metrics.count_login(Outcome.SUCCEEDED)
         return PasswordCheck(
             outcome=Outcome.SUCCEEDED,
@@ -202,18 +226,13 @@ async def check_password(
             session_generation=row.session_generation,
             booking=view_of(row) if with_booking and row.id is not None else None,
         )
-    failure = _FAIL_KNOWN if row.password_verifier is not None else _FAIL_UNKNOWN
-    locked_until = await db.scalar(
-        failure,
-        {"rid": rid, "threshold": settings.lockout_threshold, "minutes": settings.lockout_minutes},
-    )
     failures = await rate_limit.hit(db, rate_limit.FAILURES_KEY)
     metrics.observe_failure_rate(failures, settings.alarm_failures_per_minute)
-    if locked_until is not None and locked_until > now:
+    if row.locked_after is not None and row.locked_after > now:
         # This failure reached the threshold: say so now rather than at the next attempt.
         metrics.count_login(Outcome.LOCKED_OUT)
         return PasswordCheck(
-            outcome=Outcome.LOCKED_OUT, reservation_id=rid, locked_until=locked_until
+            outcome=Outcome.LOCKED_OUT, reservation_id=rid, locked_until=row.locked_after
         )
     metrics.count_login(Outcome.FAILED)
     return PasswordCheck(outcome=Outcome.FAILED, reservation_id=rid)
@@ -226,10 +245,20 @@ def refusal_of(check: PasswordCheck, *, member: bool) -> DomainError:
     details = {"reservation_id": check.reservation_id} if member else None
     if check.outcome is Outcome.LOCKED_OUT:
         until = check.locked_until.isoformat() if check.locked_until else None
-        text_ = "This reservation ID is locked after repeated wrong passwords; try later."
+        locked = MemberLockedOut if member else LockedOut
+        return locked(
+            "This reservation ID is locked after repeated wrong passwords; try later.",
+            details={**(details or {}), "locked_until": until},
+        )
+    if check.outcome is Outcome.REVOKED:
         if member:
-            return MemberLockedOut(text_, details={**(details or {}), "locked_until": until})
-        return LockedOut(text_, details={"locked_until": until})
+            return MemberRevoked(
+                "A household member's card can no longer be booked for.", details=details
+            )
+        return Revoked(
+            "This reservation ID can no longer be used: the card has been handed over, "
+            "returned or cancelled. Please contact the counter."
+        )
     if member:
         return MemberLoginFailed("A household member's ID or password is wrong.", details=details)
     return LoginFailed("The reservation ID or password is wrong.")
@@ -292,7 +321,11 @@ async def lift_lockout(session: AsyncSession, reservation_id: str) -> bool:
     return known is not None or unknown is not None
 
 
-_GENERATION = text("SELECT session_generation FROM eligibilities WHERE reservation_id = :rid")
+# A revoked ID's sessions end with its eligibility.
+_GENERATION = text(
+    "SELECT session_generation FROM eligibilities "
+    "WHERE reservation_id = :rid AND revoked_at IS NULL"
+)
 _LOG_OUT = text(
     "UPDATE eligibilities SET session_generation = session_generation + 1 "
     "WHERE reservation_id = :rid AND session_generation = :generation"
@@ -300,7 +333,7 @@ _LOG_OUT = text(
 
 
 async def session_is_current(session: AsyncSession, reservation_id: str, generation: int) -> bool:
-    """Whether a session token's generation is still the ID's (no logout since it was issued)."""
+    """Whether a session token is still good: the ID not revoked, no logout since it was issued."""
     current = await session.scalar(_GENERATION, {"rid": reservation_id})
     return current is not None and current == generation
 

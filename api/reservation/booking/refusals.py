@@ -74,6 +74,13 @@ class AlreadyBooked(DomainError):
     code = "already_booked"
 
 
+class Revoked(DomainError):
+    """The resident's own eligibility was revoked (card issued, returned, cancelled, expired)."""
+
+    status_code = 403
+    code = "revoked"
+
+
 class MemberRevoked(DomainError):
     """A member's eligibility was revoked (card issued, returned, cancelled, expired)."""
 

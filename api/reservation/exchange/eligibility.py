@@ -135,14 +135,16 @@ SELECT count(*) FILTER (WHERE created) AS new, count(*) FILTER (WHERE NOT create
 FROM written
 """)  # noqa: S608
 _REVOKE_LISTED = text(f"""
-UPDATE eligibilities e SET revoked_at = :now, revoke_reason = l.revoke_reason, updated_at = now()
+UPDATE eligibilities e SET revoked_at = :now, revoke_reason = l.revoke_reason, updated_at = now(),
+    session_generation = e.session_generation + 1
 FROM {LATEST} l
 WHERE l.revoke_reason IS NOT NULL AND e.reservation_id = l.reservation_id
   AND e.revoked_at IS NULL
 RETURNING e.reservation_id
 """)  # noqa: S608
 _REVOKE_ABSENT = text(f"""
-UPDATE eligibilities e SET revoked_at = :now, revoke_reason = :reason, updated_at = now()
+UPDATE eligibilities e SET revoked_at = :now, revoke_reason = :reason, updated_at = now(),
+    session_generation = e.session_generation + 1
 WHERE e.revoked_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM {LATEST} l
                   WHERE l.reservation_id = e.reservation_id AND l.revoke_reason IS NULL)
