@@ -129,14 +129,21 @@ async def _remember_locations(session: AsyncSession, bookings: list[IncomingBook
         names[booking.location_code] = booking.location_name or names.get(booking.location_code)
     if not names:
         return
+    # A code the zone does not know yet is added unlisted (no address): staff decide
+    # whether letters show it.
     statement = pg_insert(CounterLocation).values(
-        [{"code": code, "name": name or code} for code, name in sorted(names.items())]
+        [
+            {"code": code, "name": name or code, "address": "", "active": False}
+            for code, name in sorted(names.items())
+        ]
     )
     named = statement.on_conflict_do_update(
         index_elements=[CounterLocation.code],
         set_={"name": statement.excluded.name, "updated_at": utc_now()},
-        # A bundle knows only codes: never overwrite a real name with the code.
-        where=statement.excluded.name != statement.excluded.code,
+        # A bundle knows only codes: never overwrite a real name with the code, nor any
+        # name a member of staff gave.
+        where=(statement.excluded.name != statement.excluded.code)
+        & CounterLocation.updated_by.is_(None),
     )
     await session.execute(named)
 

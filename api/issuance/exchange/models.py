@@ -2,6 +2,8 @@
 
 Bookings are what the reservation zone reported; ``eligibility_sent`` is what each card
 was last exported as (the base of the next delta); counters hand out bundle sequences.
+Counter locations live here beside the bookings that name them; staff manage them through
+``api/issuance/locations``.
 """
 
 from __future__ import annotations
@@ -67,12 +69,21 @@ class Booking(IssuanceBase):
 
 
 class CounterLocation(IssuanceBase):
-    """交付場所 as the issuance zone knows it: a code and a name, learned from imports."""
+    """交付場所 as the issuance zone knows it: staff keep the list (``api/issuance/locations``).
+
+    ``active`` locations are the ones letters list. The reservation import adds a code it
+    has not seen (inactive, named after the bundle or the code) and may rename a location
+    only while ``updated_by`` is None, i.e. no member of staff has named it.
+    """
 
     __tablename__ = "counter_locations"
 
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Staff login ID (or ``cli:<user>``) of the last hand edit; None: only imports wrote it.
+    updated_by: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class EligibilityExport(IssuanceBase):
