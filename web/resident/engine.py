@@ -362,7 +362,10 @@ class EngineBookingPort:
         current = await self._own(holder, confirmation_code)
         try:
             moved = await self._settled(
-                "change", self.engine.change(slot_id=slot_id, reservation_id=holder.reservation_id)
+                "change",
+                self.engine.change(
+                    slot_id=slot_id, share="online", reservation_id=holder.reservation_id
+                ),
             )
         except SameSlot:
             moved = current

@@ -226,7 +226,9 @@ class ResidentController(Controller):
     ) -> BookingView:
         """Move the booking to another slot; when that slot is full, nothing changes."""
         reservation_id = await _current(db_session, resident)
-        view = await booking_engine.change(slot_id=data.slot_id, reservation_id=reservation_id)
+        view = await booking_engine.change(
+            slot_id=data.slot_id, share="online", reservation_id=reservation_id
+        )
         await db_session.commit()
         return view
 

@@ -126,7 +126,7 @@ class PhoneBookingController(Controller):
     ) -> BookingView:
         """Move a booking to another slot, taking seats from the chosen share."""
         view = await booking_engine.change(
-            slot_id=data.slot_id, code=normalize_code(code), share=data.share
+            slot_id=data.slot_id, share=data.share, code=normalize_code(code), by_staff=True
         )
         await db_session.commit()
         await record(
@@ -147,8 +147,10 @@ class PhoneBookingController(Controller):
         db_session: NamedDependency[AsyncSession],
         booking_engine: NamedDependency[BookingEngine],
     ) -> BookingView:
-        """Cancel a booking for a caller (the same deadline as online)."""
-        view = await booking_engine.cancel(code=normalize_code(code), reason=data.reason)
+        """Cancel a booking for a caller, until its time begins (no online deadline)."""
+        view = await booking_engine.cancel(
+            code=normalize_code(code), reason=data.reason, by_staff=True
+        )
         await db_session.commit()
         await record(
             request,

@@ -43,21 +43,40 @@ class BookingRules(msgspec.Struct, frozen=True, kw_only=True):
         """When booking closes for a slot starting at ``starts_at``."""
         return starts_at - dt.timedelta(hours=self.closes_hours_before)
 
-    def check_bookable(self, starts_at: dt.datetime, *, now: dt.datetime, tz: ZoneInfo) -> None:
-        """Refuse a slot outside the horizon or past its booking deadline."""
-        if now >= self.closes(starts_at):
+    def check_bookable(
+        self, starts_at: dt.datetime, *, now: dt.datetime, tz: ZoneInfo, by_staff: bool = False
+    ) -> None:
+        """Refuse a slot outside the horizon or past its booking deadline.
+
+        Staff (``by_staff``: phone and counter bookings) are not held to the online
+        deadline, only to the slot not having begun: the deadline is there so that the
+        counter can prepare, and a caller the counter books has been prepared for.
+        """
+        closes = starts_at if by_staff else self.closes(starts_at)
+        if now >= closes:
             message = "Booking for this time has closed."
-            raise DeadlinePassed(message, details={"closed_at": self.closes(starts_at).isoformat()})
+            raise DeadlinePassed(message, details={"closed_at": closes.isoformat()})
         opens = self.opens(starts_at, tz)
         if now < opens:
             message = "Booking for this day has not opened yet."
             raise OutsideHorizon(message, details={"opens_at": opens.isoformat()})
 
-    def check_changeable(self, starts_at: dt.datetime, *, now: dt.datetime) -> None:
-        """Refuse changing or cancelling a booking whose slot is too close (or past)."""
-        deadline = starts_at - dt.timedelta(hours=self.change_hours_before)
+    def check_changeable(
+        self, starts_at: dt.datetime, *, now: dt.datetime, by_staff: bool = False
+    ) -> None:
+        """Refuse changing or cancelling a booking whose slot is too close (or past).
+
+        Staff may change or cancel until the slot begins: a resident past the online
+        deadline is told to call, and a seat nobody will use should go back.
+        """
+        online = starts_at - dt.timedelta(hours=self.change_hours_before)
+        deadline = starts_at if by_staff else online
         if now >= deadline:
-            message = "This booking can no longer be changed or cancelled online."
+            message = (
+                "This booking's time has already begun."
+                if by_staff
+                else "This booking can no longer be changed or cancelled online."
+            )
             raise ChangeDeadlinePassed(message, details={"deadline": deadline.isoformat()})
 
 

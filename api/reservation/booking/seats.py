@@ -157,7 +157,7 @@ async def take_seats(db: Db, booking: NewBooking, *, tz: ZoneInfo, now: dt.datet
     if seats > rules.household_max or seats != len(set(booking.reservation_ids)):
         message = f"One booking holds up to {rules.household_max} different people."
         raise HouseholdTooLarge(message, details={"household_max": rules.household_max})
-    rules.check_bookable(slot.starts_at, now=now, tz=tz)
+    rules.check_bookable(slot.starts_at, now=now, tz=tz, by_staff=booking.channel == "phone")
     _check_member_rows(
         booking, {row.reservation_id: row for row in rows if row.reservation_id is not None}
     )

@@ -191,34 +191,43 @@ class BookingEngine:
         self,
         *,
         slot_id: int,
+        share: str,
         reservation_id: str | None = None,
         code: str | None = None,
-        share: str | None = None,
+        by_staff: bool = False,
     ) -> BookingView:
         """Move the booking to another slot: the new seats are taken, then the old released.
 
-        One transaction: when the new slot is full, nothing changes.
+        The new seats come from ``share`` ("online" for a resident's own change, whatever
+        share the booking had: residents never take the staff share); the old seats go
+        back to the share they came from. ``by_staff``: staff's deadlines
+        (:meth:`BookingRules.check_changeable`). One transaction: when the new slot is
+        full, nothing changes.
         """
         return await retrying(
-            self.session, lambda: self._change(slot_id, reservation_id, code, share)
+            self.session, lambda: self._change(slot_id, share, reservation_id, code, by_staff)
         )
 
     async def _change(
-        self, slot_id: int, reservation_id: str | None, code: str | None, share: str | None
+        self,
+        slot_id: int,
+        new_share: str,
+        reservation_id: str | None,
+        code: str | None,
+        by_staff: bool,
     ) -> BookingView:
         current = await self._locked(reservation_id, code)
         now = self.clock()
         (await booking_rules(self.session, current.location_id)).check_changeable(
-            current.starts_at, now=now
+            current.starts_at, now=now, by_staff=by_staff
         )
         if slot_id == current.slot_id:
             message = "The booking already has this time."
             raise SameSlot(message)
         target = await self._slot(slot_id)
         (await booking_rules(self.session, target.location_id)).check_bookable(
-            target.starts_at, now=now, tz=self.tz
+            target.starts_at, now=now, tz=self.tz, by_staff=by_staff
         )
-        new_share = share or current.share
         # Both slot rows in id order, so two changes in opposite directions cannot deadlock.
         await self.session.execute(_LOCK_SLOTS, {"ids": sorted([current.slot_id, slot_id])})
         await self._take(new_share, slot_id, current.party_size)
@@ -244,21 +253,20 @@ class BookingEngine:
         reservation_id: str | None = None,
         code: str | None = None,
         reason: str = "",
-        enforce_deadline: bool = True,
+        by_staff: bool = False,
     ) -> BookingView:
-        """Cancel the whole booking and give its seats back."""
+        """Cancel the whole booking and give its seats back (``by_staff``: staff's deadline)."""
         return await retrying(
-            self.session, lambda: self._cancel(reservation_id, code, reason, enforce_deadline)
+            self.session, lambda: self._cancel(reservation_id, code, reason, by_staff)
         )
 
     async def _cancel(
-        self, reservation_id: str | None, code: str | None, reason: str, enforce_deadline: bool
+        self, reservation_id: str | None, code: str | None, reason: str, by_staff: bool
     ) -> BookingView:
         current = await self._locked(reservation_id, code)
-        if enforce_deadline:
-            (await booking_rules(self.session, current.location_id)).check_changeable(
-                current.starts_at, now=self.clock()
-            )
+        (await booking_rules(self.session, current.location_id)).check_changeable(
+            current.starts_at, now=self.clock(), by_staff=by_staff
+        )
         await self.session.execute(_CANCEL, {"booking_id": current.id, "reason": reason or None})
         await self.session.execute(_DEACTIVATE, {"booking_id": current.id})
         await self.session.execute(

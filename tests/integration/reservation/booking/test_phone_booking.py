@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import sqlalchemy
@@ -162,3 +163,73 @@ async def test_revocation_leaves_a_booking_whose_slot_has_begun_as_history(
 
     status = await reservation_session.scalar(sqlalchemy.text("SELECT status FROM bookings"))
     assert (released, status) == (0, "booked")
+
+
+def hours_from_now(hours: float) -> dt.datetime:
+    """A slot start ``hours`` from now, to the minute."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+async def test_staff_book_and_cancel_for_a_caller_past_the_online_deadlines(
+    client: AsyncTestClient[Litestar], places: Places, staff: dict[str, str]
+) -> None:
+    # Three hours ahead: closed online (24 hours before), open to the counter's staff.
+    soon = await places.add_slot("soon", hours_from_now(3), online=2, staff=2)
+    await places.add_eligible(1, 2)
+    online = await client.post(
+        "/api/resident/booking", headers=await log_in(client, 2), json={"slot_id": soon}
+    )
+    assert online.json()["error"]["code"] == "deadline_passed"
+    booked = await client.post(
+        "/api/staff/bookings",
+        headers=staff,
+        json={"slot_id": soon, "members": [{"reservation_id": rid(1), "shipment_no": "S000001"}]},
+    )
+    assert booked.status_code == 201, booked.text
+    code = booked.json()["confirmation_code"]
+    # The resident may no longer cancel online; staff may, and the seat goes back.
+    resident = await client.post(
+        "/api/resident/booking/cancel", headers=await log_in(client, 1), json={}
+    )
+    assert resident.json()["error"]["code"] == "change_deadline_passed"
+    cancelled = await client.post(f"/api/staff/bookings/{code}/cancel", headers=staff, json={})
+    assert cancelled.status_code == 200, cancelled.text
+    assert (await places.slot("soon"))["staff_booked"] == 0
+
+
+async def test_staff_cannot_book_a_time_that_has_begun(
+    client: AsyncTestClient[Litestar], places: Places, staff: dict[str, str]
+) -> None:
+    begun = await places.add_slot("begun", hours_from_now(-0.25), online=2, staff=2)
+    await places.add_eligible(1)
+    refused = await client.post(
+        "/api/staff/bookings",
+        headers=staff,
+        json={"slot_id": begun, "members": [{"reservation_id": rid(1), "shipment_no": "S000001"}]},
+    )
+    assert refused.json()["error"]["code"] == "deadline_passed"
+
+
+async def test_a_residents_own_change_of_a_phone_booking_takes_online_seats(
+    client: AsyncTestClient[Litestar], places: Places, staff: dict[str, str]
+) -> None:
+    first = await places.add_slot("first", slot_time(3), online=0, staff=1)
+    # Room online only: the calendar shows it free to residents.
+    second = await places.add_slot("second", slot_time(4), online=3, staff=0)
+    await places.add_eligible(1)
+    booked = await client.post(
+        "/api/staff/bookings",
+        headers=staff,
+        json={"slot_id": first, "members": [{"reservation_id": rid(1), "shipment_no": "S000001"}]},
+    )
+    assert booked.json()["share"] == "staff"
+    changed = await client.post(
+        "/api/resident/booking/change",
+        headers=await log_in(client, 1),
+        json={"slot_id": second},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["share"] == "online"
+    first_row, second_row = await places.slot("first"), await places.slot("second")
+    assert (first_row["staff_booked"], first_row["online_booked"]) == (0, 0)
+    assert (second_row["staff_booked"], second_row["online_booked"]) == (0, 1)

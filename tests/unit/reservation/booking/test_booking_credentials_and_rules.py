@@ -67,3 +67,18 @@ def test_horizon_opens_at_nine_thirty_days_ahead_and_closes_a_day_before() -> No
     rules.check_changeable(starts, now=starts - dt.timedelta(hours=25))
     with pytest.raises(ChangeDeadlinePassed):
         rules.check_changeable(starts, now=starts - dt.timedelta(hours=23))
+
+
+def test_staff_book_change_and_cancel_until_the_slot_begins_but_not_before_the_horizon() -> None:
+    rules = BookingRules()
+    starts = dt.datetime(2027, 3, 31, 10, 0, tzinfo=TZ)
+    opens = dt.datetime(2027, 3, 1, 9, 0, tzinfo=TZ)
+    just_before = starts - dt.timedelta(seconds=1)
+    rules.check_bookable(starts, now=just_before, tz=TZ, by_staff=True)
+    rules.check_changeable(starts, now=just_before, by_staff=True)
+    with pytest.raises(DeadlinePassed):
+        rules.check_bookable(starts, now=starts, tz=TZ, by_staff=True)
+    with pytest.raises(ChangeDeadlinePassed):
+        rules.check_changeable(starts, now=starts, by_staff=True)
+    with pytest.raises(OutsideHorizon):
+        rules.check_bookable(starts, now=opens - dt.timedelta(seconds=1), tz=TZ, by_staff=True)
