@@ -12,7 +12,8 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -213,23 +214,34 @@ async def _move_progress(
 ) -> None:
     if not touched:
         return
+    # Each card's latest active booking (DISTINCT ON): where the card is to be handed over.
     rows = await session.execute(
-        select(Booking.resident_id, func.bool_or(Booking.status != "cancelled").label("active"))
-        .where(Booking.resident_id == any_of(sorted(touched), integers=True))
-        .group_by(Booking.resident_id)
+        select(Booking.resident_id, Booking.location_code)
+        .where(
+            Booking.resident_id == any_of(sorted(touched), integers=True),
+            Booking.status != "cancelled",
+        )
+        .order_by(Booking.resident_id, Booking.source_updated_at.desc(), Booking.id.desc())
+        .ext(distinct_on(Booking.resident_id))
     )
-    active = {row.resident_id: bool(row.active) for row in rows}
+    active_location: dict[int, str] = {row.resident_id: row.location_code for row in rows}
     changes: list[ProgressChange] = []
     for card in cards.values():
         if card.id not in touched:
             continue
         phase = Phase(card.phase)
-        if active.get(card.id) and phase in {Phase.PRESETUP_DONE, Phase.NOTICE_SENT}:
+        location_code = active_location.get(card.id)
+        if location_code is not None and phase in {Phase.PRESETUP_DONE, Phase.NOTICE_SENT}:
+            # The location makes the card show up in lists and counts per location.
             changes.append(
-                ProgressChange(reservation_id=card.reservation_id, action=Action.RESERVED)
+                ProgressChange(
+                    reservation_id=card.reservation_id,
+                    action=Action.RESERVED,
+                    location_code=location_code,
+                )
             )
             report.reserved += 1
-        elif not active.get(card.id) and phase is Phase.RESERVED:
+        elif location_code is None and phase is Phase.RESERVED:
             changes.append(
                 ProgressChange(
                     reservation_id=card.reservation_id,

@@ -14,7 +14,8 @@ from api.issuance.exchange.models import Booking, ReservationImport
 from api.issuance.exchange.reservations import import_reservation_bundle, import_reservation_csv
 from api.issuance.models import Resident
 from api.issuance.progress.models import CardProgress
-from api.issuance.progress.rules import Action
+from api.issuance.progress.queries import CardFilter, list_cards, phase_counts
+from api.issuance.progress.rules import Action, Phase
 from api.issuance.progress.services import verify_progress
 from sync_format import (
     Receipt,
@@ -266,3 +267,32 @@ async def test_reservation_list_with_bad_rows_is_refused_whole(
 
     assert refused.value.details.problems
     assert await issuance_session.scalar(select(func.count(ReservationImport.id))) == 0
+
+
+async def test_reserved_cards_carry_the_location_of_their_booking(
+    issuance_session: AsyncSession, zones: Zones
+) -> None:
+    residents = await add_residents(issuance_session, 2)
+    await advance(issuance_session, residents, Action.PRESETUP_DONE)
+    household = (residents[1].reservation_id,)
+    path = zones.bundle(
+        [_booking("K0000001", residents[0].reservation_id, companions=household)], sequence=1
+    )
+
+    await zones.load(issuance_session, path)
+
+    stored = await issuance_session.execute(
+        select(CardProgress.resident_id, CardProgress.location_code)
+    )
+    assert {row.resident_id: row.location_code for row in stored} == {
+        r.id: "city-hall" for r in residents
+    }
+    counts = await phase_counts(issuance_session, "city-hall")
+    assert (counts.counts["reserved"], counts.total) == (2, 2)
+    reserved = await list_cards(
+        issuance_session,
+        CardFilter(phase=Phase.RESERVED, location_code="city-hall"),
+        limit=10,
+        offset=0,
+    )
+    assert [card.reservation_id for card in reserved.items] == [r.reservation_id for r in residents]
