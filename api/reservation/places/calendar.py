@@ -58,6 +58,8 @@ class LocationPlan(msgspec.Struct, frozen=True, kw_only=True):
     hours: Mapping[int, Opening] = {}
     bands: Sequence[Band] = ()
     closed_days: Mapping[dt.date, str] = {}
+    # Closed days of the maintenance kind (a subset of closed_days).
+    maintenance_days: frozenset[dt.date] = frozenset()
     special_openings: Mapping[dt.date, Opening] = {}
 
 
@@ -81,6 +83,15 @@ def public_holidays(start: dt.date, end: dt.date) -> holidays.HolidayBase:
     return holidays.country_holidays("JP", years=range(start.year, end.year + 1))
 
 
+def under_maintenance(plan: LocationPlan, day: dt.date) -> bool:
+    """Whether the national system is down that day (its maintenance Sunday, or a day set)."""
+    return day in plan.maintenance_days or (
+        plan.maintenance_sunday is not None
+        and day.weekday() == SUNDAY
+        and week_of_month(day) == plan.maintenance_sunday
+    )
+
+
 def closure(
     plan: LocationPlan, day: dt.date, holiday_calendar: Mapping[dt.date, str]
 ) -> str | None:
@@ -89,11 +100,7 @@ def closure(
         return plan.closed_days[day] or "closed day"
     if plan.closed_on_public_holidays and day in holiday_calendar:
         return f"public holiday: {holiday_calendar[day]}"
-    if (
-        plan.maintenance_sunday is not None
-        and day.weekday() == SUNDAY
-        and week_of_month(day) == plan.maintenance_sunday
-    ):
+    if under_maintenance(plan, day):
         return "national system maintenance"
     if day.weekday() not in plan.hours:
         return "not an opening day"
@@ -103,7 +110,13 @@ def closure(
 def opening_of(
     plan: LocationPlan, day: dt.date, holiday_calendar: Mapping[dt.date, str]
 ) -> Opening | None:
-    """The hours the location keeps on day, or None when it is closed."""
+    """The hours the location keeps on day, or None when it is closed.
+
+    A special opening wins over holidays and the city's own closed days, but not over the
+    national system's maintenance: no card can be issued while it is down.
+    """
+    if under_maintenance(plan, day):
+        return None
     special = plan.special_openings.get(day)
     if special is not None:
         return special

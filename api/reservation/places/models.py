@@ -126,8 +126,8 @@ class ClosedDay(ReservationBase):
 class SpecialOpening(ReservationBase):
     """休日開庁: a location opens on a day it would be closed, with these hours.
 
-    It wins over every closing rule (holiday, city day, maintenance Sunday): staff set it
-    on purpose for that day.
+    It wins over holidays and the city's own closed days (staff set it on purpose for that
+    day), but not over the national system's maintenance: one on such a day is refused.
     """
 
     __tablename__ = "special_openings"

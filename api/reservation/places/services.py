@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
 from api.reservation.models import Location
+from api.reservation.places.calendar import under_maintenance
 from api.reservation.places.models import (
     ClosedDay,
     LocationRules,
@@ -45,7 +46,12 @@ from api.reservation.places.schemas import (
     TimeBands,
     WeeklyHours,
 )
-from api.reservation.places.slots import LOOKAHEAD_DAYS, latest_slot_day, regenerate_slots
+from api.reservation.places.slots import (
+    LOOKAHEAD_DAYS,
+    latest_slot_day,
+    load_plan,
+    regenerate_slots,
+)
 
 
 class LocationNotFound(DomainError):
@@ -302,6 +308,12 @@ async def add_special_opening(
         message = "Closing time must be after opening time."
         raise InvalidSetting(message)
     location = await location_by_code(session, code)
+    if under_maintenance(await load_plan(session, location.id), data.day):
+        message = (
+            f"{data.day} is the national system's maintenance day: "
+            "no card can be issued, so the counter cannot open."
+        )
+        raise InvalidSetting(message)
     await _insert_once(
         session,
         SpecialOpening(location_id=location.id, **msgspec.structs.asdict(data)),

@@ -151,7 +151,9 @@ async def load_plan(session: AsyncSession, location_id: int) -> LocationPlan:
     bands = await session.scalars(
         select(TimeBand).where(TimeBand.location_id == location_id).order_by(TimeBand.starts_at)
     )
-    closed = await session.scalars(select(ClosedDay).where(ClosedDay.location_id == location_id))
+    closed = list(
+        await session.scalars(select(ClosedDay).where(ClosedDay.location_id == location_id))
+    )
     specials = await session.scalars(
         select(SpecialOpening).where(SpecialOpening.location_id == location_id)
     )
@@ -165,6 +167,7 @@ async def load_plan(session: AsyncSession, location_id: int) -> LocationPlan:
         hours={row.weekday: Opening(row.opens_at, row.closes_at) for row in hours},
         bands=tuple(Band(row.starts_at, row.ends_at, row.windows) for row in bands),
         closed_days={row.day: row.reason or f"closed ({row.kind})" for row in closed},
+        maintenance_days=frozenset(row.day for row in closed if row.kind == "maintenance"),
         special_openings={
             row.day: Opening(row.opens_at, row.closes_at, row.windows) for row in specials
         },

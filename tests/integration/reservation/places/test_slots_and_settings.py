@@ -20,6 +20,7 @@ from api.reservation.places.schemas import (
     TimeBands,
 )
 from api.reservation.places.services import (
+    InvalidSetting,
     add_closed_day,
     add_special_opening,
     replace_bands,
@@ -87,6 +88,30 @@ async def test_closed_days_get_no_slots_and_a_special_opening_does(
     assert days[saturday] == 2
     assert days[dt.date(2027, 1, 4)] == 6
     assert days[dt.date(2027, 1, 17)] == 6  # third Sunday
+
+
+async def test_a_special_opening_on_a_maintenance_day_is_refused(
+    reservation_session: AsyncSession,
+) -> None:
+    await configured_location(reservation_session)
+    set_day = dt.date(2027, 1, 16)
+    await add_closed_day(
+        reservation_session,
+        "HONCHO",
+        ClosedDayInput(day=set_day, kind="maintenance", reason="J-LIS"),
+        CLOCK,
+        keep_over_capacity=False,
+    )
+    # The second Sunday is the maintenance Sunday of this location's rules.
+    for day in (dt.date(2027, 1, 10), set_day):
+        with pytest.raises(InvalidSetting, match="maintenance"):
+            await add_special_opening(
+                reservation_session,
+                "HONCHO",
+                SpecialOpeningInput(day=day, opens_at=dt.time(9, 0), closes_at=dt.time(10, 0)),
+                CLOCK,
+                keep_over_capacity=False,
+            )
 
 
 async def test_regeneration_is_idempotent_and_never_touches_the_past(

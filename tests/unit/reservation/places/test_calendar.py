@@ -82,7 +82,20 @@ def test_other_sundays_open_and_holidays_can_be_kept_open() -> None:
     assert slots_on(plan(closed_on_public_holidays=False), dt.date(2027, 1, 11)) == 6
 
 
-def test_a_city_day_closes_and_a_special_opening_wins_over_every_closure() -> None:
+def test_a_special_opening_does_not_open_a_maintenance_day() -> None:
+    maintenance_sunday, maintenance_day = dt.date(2027, 1, 10), dt.date(2027, 1, 16)
+    hours = Opening(dt.time(9, 0), dt.time(10, 0), 1)
+    location = plan(
+        maintenance_sunday=2,
+        closed_days={maintenance_day: "J-LIS"},
+        maintenance_days=frozenset({maintenance_day}),
+        special_openings={maintenance_sunday: hours, maintenance_day: hours},
+    )
+    assert slots_on(location, maintenance_sunday) == 0
+    assert slots_on(location, maintenance_day) == 0
+
+
+def test_a_city_day_closes_and_a_special_opening_wins_over_holidays_and_city_days() -> None:
     city_day = dt.date(2027, 1, 5)
     holiday = dt.date(2027, 1, 11)
     location = plan(
