@@ -9,7 +9,7 @@ gives; the database keeps the result beside the events for fast lists.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Final
 
 
@@ -67,16 +67,13 @@ _TARGET: Final[dict[Action, Phase]] = {
     Action.CANCELLED: Phase.CANCELLED,
     Action.EXPIRED: Phase.EXPIRED,
 }
-# Actions a result file may carry again without changing anything (re-imports are no-ops).
-_REACHED: Final[dict[Action, frozenset[Phase]]] = {
-    Action.PRESETUP_DONE: frozenset(
-        {Phase.PRESETUP_DONE, Phase.NOTICE_SENT, Phase.RESERVED, Phase.ISSUED}
-    ),
-    Action.ISSUED: frozenset({Phase.ISSUED}),
-    Action.RETURNED: frozenset({Phase.RETURNED}),
-    Action.CANCELLED: frozenset({Phase.CANCELLED}),
-    Action.EXPIRED: frozenset({Phase.EXPIRED}),
-}
+# Results a card gets at most once: once it has the event, the action can never be legal
+# for it again (交付前設定 is done only from imported; the others end the card). So a result
+# file reporting one again is a re-import and changes nothing, whatever phase the card has
+# reached since: a presetup file imported again after some of its cards were returned.
+_ONCE_PER_CARD: Final = frozenset(
+    {Action.PRESETUP_DONE, Action.ISSUED, Action.RETURNED, Action.CANCELLED, Action.EXPIRED}
+)
 
 
 class TransitionRefused(ValueError):
@@ -121,9 +118,14 @@ def next_phase(phase: Phase, action: Action, *, noticed: bool) -> Phase:
     return _TARGET[action]
 
 
-def already_reached(phase: Phase, action: Action) -> bool:
-    """Whether a result file's action is already reflected in phase (re-import: no change)."""
-    return phase in _REACHED.get(action, frozenset())
+def already_recorded(action: Action, recorded: Collection[Action]) -> bool:
+    """Whether a result file's action repeats an event the card already has (no change).
+
+    ``recorded`` holds the card's earlier actions. Only results a card gets at most once
+    count: a card that never had the event is checked with :func:`next_phase` as usual,
+    so 済 for a card returned before 交付前設定 is still refused.
+    """
+    return action in _ONCE_PER_CARD and action in recorded
 
 
 def derive_phase(actions: Iterable[Action]) -> Phase:

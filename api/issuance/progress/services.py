@@ -24,7 +24,7 @@ from api.issuance.progress.rules import (
     Action,
     Phase,
     TransitionRefused,
-    already_reached,
+    already_recorded,
     derive_phase,
     next_phase,
 )
@@ -107,26 +107,50 @@ async def _earlier(
     return [(row.resident_id, row.occurred_on) for row in await session.execute(statement)]
 
 
+async def _recorded(
+    session: AsyncSession, actions: Iterable[Action], resident_ids: list[int]
+) -> dict[int, set[Action]]:
+    """Which of these actions each card already has an event of."""
+    statement = (
+        select(ProgressEvent.resident_id, ProgressEvent.action)
+        .where(
+            ProgressEvent.action == any_of(sorted({action.value for action in actions})),
+            ProgressEvent.resident_id == any_of(resident_ids, integers=True),
+        )
+        .distinct()
+    )
+    recorded: dict[int, set[Action]] = {}
+    for row in await session.execute(statement):
+        recorded.setdefault(row.resident_id, set()).add(Action(row.action))
+    return recorded
+
+
 async def apply_changes(
     session: AsyncSession,
     changes: Sequence[ProgressChange],
     *,
     actor: str,
     source: EventSource,
-    tolerate_reached: bool = False,
+    tolerate_repeats: bool = False,
     dry_run: bool = False,
 ) -> ProgressReport:
     """Check every change against its card's phase; record all of them, or none.
 
-    ``tolerate_reached`` makes a change already reflected in the card (a result file
-    imported twice) count as unchanged instead of refused. Raises ProgressRefused with
-    the full report when any change is refused (unless ``dry_run``, which never writes).
+    ``tolerate_repeats`` makes a result the card already has an event of (a result file
+    imported twice, even after the card moved on to a final phase) count as unchanged
+    instead of refused. Raises ProgressRefused with the full report when any change is
+    refused (unless ``dry_run``, which never writes).
     """
     ids = sorted({canonical_reservation_id(change.reservation_id) for change in changes})
     cards = await locked_cards(session, ids)
     resident_ids = [card.id for card in cards.values()]
     noticed = {key for key, _ in await _earlier(session, Action.NOTICE_PRINTED, resident_ids)}
     failures_seen = set(await _earlier(session, Action.PRESETUP_FAILED, resident_ids))
+    recorded = (
+        await _recorded(session, {change.action for change in changes}, resident_ids)
+        if tolerate_repeats
+        else {}
+    )
     phases: dict[int, Phase] = {card.id: Phase(card.phase) for card in cards.values()}
     report = ProgressReport(requested=len(changes), applied=0, unchanged=0, refused=[])
     events: list[dict[str, Any]] = []
@@ -148,7 +172,8 @@ async def apply_changes(
             change.action is Action.PRESETUP_FAILED
             and (card.id, change.occurred_on) in failures_seen
         )
-        if tolerate_reached and (already_reached(phase, change.action) or repeated_failure):
+        repeated = already_recorded(change.action, recorded.get(card.id, ()))
+        if tolerate_repeats and (repeated or repeated_failure):
             report.unchanged += 1
             continue
         try:
@@ -167,6 +192,8 @@ async def apply_changes(
             continue
         if change.action is Action.NOTICE_PRINTED:
             noticed.add(card.id)
+        # The same result twice in one file: the second is a repeat of the first.
+        recorded.setdefault(card.id, set()).add(change.action)
         phases[card.id] = after
         events.append(
             {
@@ -278,7 +305,7 @@ async def import_results(
         result_changes(result),
         actor=actor,
         source="file",
-        tolerate_reached=True,
+        tolerate_repeats=True,
         dry_run=dry_run,
     )
 

@@ -184,6 +184,75 @@ async def test_presetup_file_is_all_or_nothing_and_a_second_import_changes_nothi
     assert failure.occurred_on == dt.date(2026, 4, 1)
 
 
+async def test_the_same_presetup_file_again_changes_nothing_after_cards_reached_a_final_phase(
+    issuance_session: AsyncSession,
+) -> None:
+    residents = await add_residents(issuance_session, 4)
+    presetup = _results(
+        *((r.reservation_id, "済", "2026-04-01", "", "") for r in residents),
+    )
+    await import_results(issuance_session, presetup, "presetup", actor="batch")
+    await advance(issuance_session, residents[:1], Action.RETURNED)
+    await advance(issuance_session, residents[1:2], Action.CANCELLED)
+    await advance(issuance_session, residents[2:3], Action.EXPIRED)
+    await advance(issuance_session, residents[3:], Action.ISSUED)
+    before = await _phases(issuance_session)
+
+    again = await import_results(issuance_session, presetup, "presetup", actor="batch")
+
+    assert (again.applied, again.unchanged, again.refused) == (0, 4, [])
+    assert await _phases(issuance_session) == before
+    assert await verify_progress(issuance_session) == []
+
+
+async def test_the_same_issued_file_again_changes_nothing(
+    issuance_session: AsyncSession,
+) -> None:
+    residents = await add_residents(issuance_session, 3)
+    await advance(issuance_session, residents, Action.PRESETUP_DONE)
+    issued = _results(
+        (residents[0].reservation_id, "交付済", "2026-04-02", "city-hall", ""),
+        (residents[1].reservation_id, "返戻", "2026-04-02", "", "宛所不明"),
+        (residents[2].reservation_id, "廃止", "2026-04-02", "", ""),
+    )
+    await import_results(issuance_session, issued, "issued", actor="batch")
+    before = await _phases(issuance_session)
+
+    again = await import_results(issuance_session, issued, "issued", actor="batch")
+
+    assert (again.applied, again.unchanged, again.refused) == (0, 3, [])
+    assert await _phases(issuance_session) == before
+
+
+async def test_presetup_result_for_a_card_that_ended_before_presetup_is_still_refused(
+    issuance_session: AsyncSession,
+) -> None:
+    residents = await add_residents(issuance_session, 2)
+    # Returned before 交付前設定 was ever done: 済 for it is no repeat, it is illegal.
+    await advance(issuance_session, residents[:1], Action.RETURNED)
+
+    with pytest.raises(ProgressRefused) as refused:
+        await import_results(
+            issuance_session,
+            _results(
+                (residents[0].reservation_id, "済", "2026-04-01", "", ""),
+                (residents[1].reservation_id, "済", "2026-04-01", "", ""),
+            ),
+            "presetup",
+            actor="batch",
+        )
+
+    [row] = refused.value.details.refused
+    assert (row.reservation_id, row.code, row.phase, row.line) == (
+        residents[0].reservation_id,
+        "final_phase",
+        "returned",
+        2,
+    )
+    assert row.reason
+    assert (await _phases(issuance_session)).get(residents[1].id) is None
+
+
 async def test_issued_file_with_one_illegal_row_records_nothing(
     issuance_session: AsyncSession,
 ) -> None:

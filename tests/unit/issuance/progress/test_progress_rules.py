@@ -9,7 +9,7 @@ from api.issuance.progress.rules import (
     Action,
     Phase,
     TransitionRefused,
-    already_reached,
+    already_recorded,
     derive_phase,
     next_phase,
 )
@@ -78,7 +78,31 @@ def test_replay_of_an_illegal_history_raises() -> None:
 
 
 def test_result_files_may_repeat_what_is_already_recorded() -> None:
-    assert already_reached(Phase.NOTICE_SENT, Action.PRESETUP_DONE)
-    assert already_reached(Phase.ISSUED, Action.ISSUED)
-    assert not already_reached(Phase.IMPORTED, Action.PRESETUP_DONE)
-    assert not already_reached(Phase.ISSUED, Action.RETURNED)
+    assert already_recorded(Action.PRESETUP_DONE, {Action.PRESETUP_DONE, Action.RETURNED})
+    assert already_recorded(Action.ISSUED, {Action.PRESETUP_DONE, Action.ISSUED})
+    assert not already_recorded(Action.PRESETUP_DONE, {Action.RETURNED})
+    assert not already_recorded(Action.RETURNED, {Action.PRESETUP_DONE, Action.ISSUED})
+    # A reprint or a second booking is a new event, never a repeat.
+    assert not already_recorded(Action.NOTICE_PRINTED, {Action.NOTICE_PRINTED})
+    assert not already_recorded(Action.RESERVED, {Action.RESERVED})
+
+
+def test_a_result_counted_as_a_repeat_could_never_be_applied_again() -> None:
+    # Walk every state a card can reach (phase, notice printed, actions it has had): in
+    # none of them is an action already_recorded calls a repeat legal.
+    start = (Phase.IMPORTED, frozenset[Action]())
+    seen = {start}
+    waiting = [start]
+    while waiting:
+        phase, recorded = waiting.pop()
+        for action in Action:
+            try:
+                after = next_phase(phase, action, noticed=Action.NOTICE_PRINTED in recorded)
+            except TransitionRefused:
+                continue
+            assert not already_recorded(action, recorded), (phase, action, recorded)
+            state = (after, recorded | {action})
+            if state not in seen:
+                seen.add(state)
+                waiting.append(state)
+    assert {phase for phase, _ in seen} == set(Phase)
