@@ -8,6 +8,7 @@ from api.core.database import resolve_database_url
 from api.core.plugin import CorePlugin
 from api.core.settings import Zone, ZoneSettings, get_settings
 from api.issuance.exchange.controllers import exchange_route_handlers
+from api.issuance.locations.controllers import locations_route_handlers
 from api.issuance.models import CORE_TABLES
 from api.issuance.progress.controllers import progress_route_handlers
 from api.issuance.residents.controllers import residents_route_handlers
@@ -22,6 +23,7 @@ def create_app(settings: ZoneSettings | None = None, database_url: str | None = 
             *residents_route_handlers(),
             *progress_route_handlers(),
             *exchange_route_handlers(),
+            *locations_route_handlers(),
         ],
         plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None)],
     )

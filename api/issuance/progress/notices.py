@@ -13,7 +13,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.issuance.exchange.models import CounterLocation
+from api.issuance.locations.services import CounterLocationService
 from api.issuance.models import Resident
 from api.issuance.progress.models import CardProgress
 from api.issuance.progress.rules import Action, Phase
@@ -37,6 +37,7 @@ class LocationView(msgspec.Struct, frozen=True, kw_only=True):
 
     code: str
     name: str
+    address: str
 
 
 class NoticeLetter(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,9 +80,9 @@ def _letters(phase: Phase) -> Any:
 
 
 async def locations(session: AsyncSession) -> list[LocationView]:
-    """Every known counter location, by code."""
-    rows = await session.scalars(select(CounterLocation).order_by(CounterLocation.code))
-    return [LocationView(code=row.code, name=row.name) for row in rows]
+    """The counter locations every letter lists: the active ones, by code."""
+    rows = await CounterLocationService(session=session).on_letters()
+    return [LocationView(code=row.code, name=row.name, address=row.address) for row in rows]
 
 
 async def notice_letters(

@@ -1,0 +1,42 @@
+"""API shapes of the counter locations staff manage (msgspec Structs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+# The codes the reservation zone's bookings carry (交付場所コード), as progress stores them.
+LocationCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z_-]{1,32}$")]
+LocationName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Address = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class CounterLocationInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new counter location; listed on letters unless ``active`` is false."""
+
+    code: LocationCode
+    name: LocationName
+    address: Address = ""
+    active: bool = True
+
+
+class CounterLocationPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Changes to a counter location; fields left out stay as they are (the code never changes)."""
+
+    name: LocationName | UnsetType = UNSET
+    address: Address | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+
+
+class CounterLocationRead(msgspec.Struct, kw_only=True):
+    """A counter location; ``updated_by`` is None while only reservation imports wrote it."""
+
+    code: str
+    name: str
+    address: str
+    active: bool
+    updated_by: str | None
+    updated_at: dt.datetime
