@@ -23,7 +23,13 @@ from api.core.errors import DomainError
 from api.core.settings import ZoneSettings
 from api.reservation.booking.config import cached_booking_settings
 from api.reservation.exchange.eligibility import EligibilityReport, import_eligibility
-from api.reservation.exchange.export import ExportReport, discard, export_reservations, publish
+from api.reservation.exchange.export import (
+    ExportReport,
+    begin_consistent_export,
+    discard,
+    export_reservations,
+    publish,
+)
 from api.reservation.exchange.receipts import (
     ReceiptReport,
     import_receipt,
@@ -213,6 +219,7 @@ class SyncController(Controller):
         directory = outbox(settings)
         try:
             keys = load_exchange_keys(key_dir(settings))
+            await begin_consistent_export(db_session)
             report = await export_reservations(
                 db_session,
                 keys,

@@ -84,6 +84,19 @@ async def _acknowledged_since(session: AsyncSession) -> dt.datetime | None:
     return latest - SAFETY_MARGIN if latest is not None else None
 
 
+async def begin_consistent_export(session: AsyncSession) -> None:
+    """Begin the session's transaction at REPEATABLE READ, so an export reads one snapshot.
+
+    The bundle and its 予約一覧CSV are read by two queries; at READ COMMITTED a booking
+    committed between them would be in one and not the other. Ends (commits) whatever the
+    session had begun first: the isolation level can only be chosen before a transaction's
+    first statement.
+    """
+    if session.in_transaction():
+        await session.commit()
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 async def export_reservations(
     session: AsyncSession,
     keys: ExchangeKeys,
@@ -98,8 +111,8 @@ async def export_reservations(
 
     The sequence is taken in the session's transaction and the files are published
     under their final names only by :func:`publish` after the caller commits. Run it in a
-    REPEATABLE READ transaction (as the CLI does) for the bundle and the CSV to hold
-    exactly the same rows.
+    REPEATABLE READ transaction (:func:`begin_consistent_export`, as the CLI and the route
+    do) for the bundle and the CSV to hold exactly the same rows.
     """
     since = None if full else await _acknowledged_since(session)
     mode: Mode = "full" if since is None else "delta"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.reservation.exchange.export import export_reservations, publish
+from api.reservation.exchange.export import begin_consistent_export, export_reservations, publish
 from api.reservation.exchange.receipts import import_receipt
 from api.reservation.exchange.reservations import list_reservations, list_row, search_parameters
 from api.reservation.exchange.streams import BundleRefused, ExchangeKeys
@@ -181,3 +181,15 @@ async def test_export_full_then_receipt_then_delta(
     delta = open_bundle(Path(second.bundle), recipient=issuance_keys, trusted=trusted)
     statuses = {r.confirmation_code: r.status for r in delta.records()}  # type: ignore[union-attr]
     assert statuses["PHONE234"] == "cancelled"
+
+
+async def test_an_export_reads_one_snapshot_even_after_the_session_was_used(
+    reservation_engine: AsyncEngine,
+) -> None:
+    async with AsyncSession(reservation_engine) as session:
+        # The request's session may have run a query already (its transaction has begun).
+        await session.execute(text("SELECT 1"))
+        await begin_consistent_export(session)
+        level = await session.scalar(text("SHOW transaction_isolation"))
+        await session.rollback()
+    assert level == "repeatable read"
