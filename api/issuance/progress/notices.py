@@ -3,6 +3,10 @@
 The credentials are the card's own facts: reservation ID = 製造管理番号, password = the
 birth date as MMDD. The letter tells the resident the password rule; the password itself
 is not in these lists, which staff print and pass around.
+
+Letters print names and addresses with staff's 外字 substitutions applied (``display_*``
+in JSON, the only values in the CSV); JSON keeps the card list's own values beside them,
+as the resident API does. Every letter lists the active counter locations.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from api.issuance.progress.models import CardProgress
 from api.issuance.progress.rules import Action, Phase
 from api.issuance.progress.schemas import ProgressChange, ProgressReport
 from api.issuance.progress.services import apply_changes
+from api.issuance.residents.services import GaijiSubstitutionService
 
 CSV_HEADER: Final = ("予約用ID", "氏名", "郵便番号", "住所", "方書", "交付場所")
 
@@ -41,13 +46,19 @@ class LocationView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class NoticeLetter(msgspec.Struct, frozen=True, kw_only=True):
-    """What one 交付案内 letter prints."""
+    """What one 交付案内 letter prints: the ``display_*`` values, 外字 substituted.
+
+    ``name``, ``address`` and ``address_extra`` are the card list's own values.
+    """
 
     reservation_id: str
     name: str
+    display_name: str
     postal_code: str
     address: str
+    display_address: str
     address_extra: str | None
+    display_address_extra: str | None
 
 
 class LetterPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +96,20 @@ async def locations(session: AsyncSession) -> list[LocationView]:
     return [LocationView(code=row.code, name=row.name, address=row.address) for row in rows]
 
 
+def _letter(row: Any, substitutions: dict[int, str]) -> NoticeLetter:
+    extra: str | None = row.address_extra
+    return NoticeLetter(
+        reservation_id=row.reservation_id,
+        name=row.name,
+        display_name=row.name.translate(substitutions),
+        postal_code=row.postal_code,
+        address=row.address,
+        display_address=row.address.translate(substitutions),
+        address_extra=extra,
+        display_address_extra=extra.translate(substitutions) if extra is not None else None,
+    )
+
+
 async def notice_letters(
     session: AsyncSession, *, phase: Phase, limit: int, offset: int
 ) -> LetterPage:
@@ -96,17 +121,9 @@ async def notice_letters(
         .limit(limit)
         .offset(offset)
     )
+    substitutions = await GaijiSubstitutionService(session=session).table()
     return LetterPage(
-        items=[
-            NoticeLetter(
-                reservation_id=row.reservation_id,
-                name=row.name,
-                postal_code=row.postal_code,
-                address=row.address,
-                address_extra=row.address_extra,
-            )
-            for row in rows
-        ],
+        items=[_letter(row, substitutions) for row in rows],
         locations=await locations(session),
         total=int(total or 0),
         limit=limit,
@@ -115,21 +132,26 @@ async def notice_letters(
 
 
 async def letter_csv_rows(session: AsyncSession, phase: Phase) -> list[list[Any]]:
-    """Every letter of phase as CSV cells; the locations are joined into one cell."""
+    """Every letter of phase as CSV cells, as printed (外字 substituted).
+
+    The active locations' names are joined into one cell.
+    """
     places = "、".join(location.name for location in await locations(session))
+    substitutions = await GaijiSubstitutionService(session=session).table()
     rows = await session.execute(
         _letters(phase).order_by(Resident.postal_code, Resident.reservation_id)
     )
+    letters = [_letter(row, substitutions) for row in rows]
     return [
         [
-            row.reservation_id,
-            row.name,
-            row.postal_code,
-            row.address,
-            row.address_extra or "",
+            letter.reservation_id,
+            letter.display_name,
+            letter.postal_code,
+            letter.display_address,
+            letter.display_address_extra or "",
             places,
         ]
-        for row in rows
+        for letter in letters
     ]
 
 

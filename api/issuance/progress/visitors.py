@@ -1,7 +1,9 @@
 """予約者リスト (visitor list): who comes to a location on a day, household by household.
 
 Staff mark each visitor arrived, no-show or issued from it; ``issued`` also records the
-card's progress, in the same transaction.
+card's progress, in the same transaction. Names are shown with
+staff's 外字 substitutions (``display_name``; the card list's ``name`` is kept beside it)
+and printed with them in the CSV.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from api.issuance.progress.models import CardProgress
 from api.issuance.progress.rules import READY_PHASES, Action, Phase
 from api.issuance.progress.schemas import ProgressChange
 from api.issuance.progress.services import apply_changes, canonical_reservation_id, utc_now
+from api.issuance.residents.services import GaijiSubstitutionService
 
 AttendanceMark = Literal["arrived", "no_show", "issued"]
 _PHASE_TEXT: Final = {
@@ -49,10 +52,11 @@ CSV_HEADER: Final = (
 
 
 class Visitor(msgspec.Struct, frozen=True, kw_only=True):
-    """One person expected at the counter."""
+    """One person expected at the counter; ``display_name`` has 外字 substituted."""
 
     reservation_id: str
     name: str
+    display_name: str
     name_kana: str
     birth_date: dt.date
     phase: Phase
@@ -132,6 +136,7 @@ async def visitor_list(
         )
         .order_by(Booking.starts_at, Booking.confirmation_code, Resident.reservation_id)
     )
+    substitutions = await GaijiSubstitutionService(session=session).table()
     groups: dict[str, VisitorGroup] = {}
     for row in await session.execute(statement):
         booking: Booking = row.Booking
@@ -151,6 +156,7 @@ async def visitor_list(
             Visitor(
                 reservation_id=row.reservation_id,
                 name=row.name,
+                display_name=row.name.translate(substitutions),
                 name_kana=row.name_kana,
                 birth_date=row.birth_date,
                 phase=phase,
@@ -176,7 +182,7 @@ def visitor_csv_rows(visitors: VisitorList) -> list[list[Any]]:
             f"{group.ends_at:%H:%M}",
             group.confirmation_code,
             member.reservation_id,
-            member.name,
+            member.display_name,
             member.name_kana,
             member.birth_date.isoformat(),
             _PHASE_TEXT[member.phase],
