@@ -1,7 +1,7 @@
 """予約者リスト (visitor list): who comes to a location on a day, household by household.
 
 Staff mark each visitor arrived, no-show or issued from it; ``issued`` also records the
-card's progress, in the same transaction. Names are shown with
+card's progress at the booking's location, in the same transaction. Names are shown with
 staff's 外字 substitutions (``display_name``; the card list's ``name`` is kept beside it)
 and printed with them in the CSV.
 """
@@ -199,32 +199,39 @@ async def mark_attendance(
 ) -> AttendanceResult:
     """Record arrived, no-show or issued on one visitor's booking.
 
-    ``issued`` records the card's progress first, so a card that is not ready is refused
-    with its reason and the booking stays unmarked.
+    An unknown or cancelled booking is refused (BookingNotFound) before anything is
+    recorded. ``issued`` then records the card's progress at the booking's location, so a
+    card that is not ready is refused with its reason and the booking stays unmarked.
     """
     reservation_id = canonical_reservation_id(data.reservation_id)
     resident_id = select(Resident.id).where(Resident.reservation_id == reservation_id)
+    this_booking = (
+        Booking.confirmation_code == data.confirmation_code,
+        Booking.resident_id == resident_id.scalar_subquery(),
+        Booking.status != "cancelled",
+    )
+    missing = f"no active booking {data.confirmation_code} for {reservation_id}"
+    # Read without a lock: like the reservation import, this locks the card (apply_changes)
+    # before any booking row, so the two never deadlock; the UPDATE re-checks the booking.
+    location_code = await session.scalar(select(Booking.location_code).where(*this_booking))
+    if location_code is None:
+        raise BookingNotFound(missing)
     if data.mark == "issued":
-        await apply_changes(
-            session,
-            [ProgressChange(reservation_id=reservation_id, action=Action.ISSUED)],
-            actor=actor,
-            source="staff",
+        # The booking's location: per-location lists and counts include the card.
+        issued = ProgressChange(
+            reservation_id=reservation_id, action=Action.ISSUED, location_code=location_code
         )
+        await apply_changes(session, [issued], actor=actor, source="staff")
     now = utc_now()
     marked = await session.execute(
         update(Booking)
-        .where(
-            Booking.confirmation_code == data.confirmation_code,
-            Booking.resident_id == resident_id.scalar_subquery(),
-            Booking.status != "cancelled",
-        )
+        .where(*this_booking)
         .values(attendance=data.mark, attendance_at=now, attendance_by=actor, updated_at=now)
         .returning(Booking.id)
     )
     if marked.first() is None:
-        message = f"no active booking {data.confirmation_code} for {reservation_id}"
-        raise BookingNotFound(message)
+        # Cancelled in between: the caller's rollback undoes the progress change too.
+        raise BookingNotFound(missing)
     phase = await session.scalar(
         select(func.coalesce(CardProgress.phase, Phase.IMPORTED.value))
         .select_from(Resident)

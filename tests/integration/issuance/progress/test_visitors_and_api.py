@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.issuance.exchange.models import Booking
 from api.issuance.models import Resident
-from api.issuance.progress.rules import Action
-from api.issuance.progress.visitors import visitor_list
+from api.issuance.progress.queries import CardFilter, list_cards, phase_counts
+from api.issuance.progress.rules import Action, Phase
+from api.issuance.progress.visitors import AttendanceInput, mark_attendance, visitor_list
 from tests.integration.issuance.progress.app_fixtures import build_app
 from tests.integration.issuance.progress.factories import add_residents, advance
 
@@ -69,6 +70,31 @@ async def test_visitor_list_groups_households_by_time_and_shows_readiness(
     assert (visitors.visitors, visitors.not_ready) == (3, 1)
     other_day = await visitor_list(issuance_session, "city-hall", DAY + dt.timedelta(days=1), TOKYO)
     assert other_day.groups == []
+
+
+async def test_a_card_marked_issued_from_the_visitor_list_counts_at_the_bookings_location(
+    issuance_session: AsyncSession,
+) -> None:
+    a, _, _ = await _household_day(issuance_session)
+
+    result = await mark_attendance(
+        issuance_session,
+        AttendanceInput(
+            confirmation_code="H0000001", reservation_id=a.reservation_id, mark="issued"
+        ),
+        actor="tester",
+    )
+
+    assert result.phase is Phase.ISSUED
+    counts = await phase_counts(issuance_session, "city-hall")
+    assert counts.counts["issued"] == 1
+    issued_here = await list_cards(
+        issuance_session,
+        CardFilter(phase=Phase.ISSUED, location_code="city-hall"),
+        limit=10,
+        offset=0,
+    )
+    assert [card.reservation_id for card in issued_here.items] == [a.reservation_id]
 
 
 async def test_visitor_csv_and_attendance_over_http(
