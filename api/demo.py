@@ -3,7 +3,8 @@
 Both zones run on one machine here, so the USB stick is a folder under ``var/demo``. The
 steps are those a city would take: each zone makes its keys and pins the other's, an
 administrator is created in each zone, the card list and the 交付前設定結果 are imported,
-the eligibility bundle is exported, carried and imported. Seeded once (a marker file).
+the counter locations are set up in both zones (the same codes and names), the eligibility
+bundle is exported, carried and imported. Seeded once (a marker file).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Final
 
 import click
 from click.testing import CliRunner
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.identity.cli import create_account_with_role, zone_tables
@@ -23,6 +25,11 @@ from api.core.identity.permissions import ADMINISTRATOR_PERMISSIONS, ZONE_PERMIS
 from api.core.settings import Zone, ZoneSettings
 from api.core.zone_cli import zone_settings
 from api.issuance.demo_data import generate_residents
+from api.issuance.exchange.models import CounterLocation
+from api.issuance.locations.schemas import CounterLocationInput
+from api.issuance.locations.services import CounterLocationService
+from api.issuance.progress.cli import cli_actor
+from api.reservation.demo import DEMO_LOCATIONS
 from sync_format.keys import PUBLIC_KEYS_FILE
 
 DEMO_ADMIN: Final = "demo-admin"
@@ -90,6 +97,28 @@ async def _create_counter_staff(settings: ZoneSettings, url: str, password: str)
         )
 
 
+async def seed_issuance_locations(session: AsyncSession, *, actor: str) -> int:
+    """Add the reservation zone's demo places to the issuance zone, listed on letters.
+
+    Same codes, names and addresses as ``DEMO_LOCATIONS``; a code the zone knows already is
+    left as it is. Returns how many were added.
+    """
+    locations = CounterLocationService(session=session)
+    added = 0
+    for place in DEMO_LOCATIONS:
+        if await locations.get_one_or_none(CounterLocation.code == place.code) is None:
+            location = CounterLocationInput(code=place.code, name=place.name, address=place.address)
+            await locations.add(location, staff=actor)
+            added += 1
+    return added
+
+
+async def _create_issuance_locations(url: str) -> int:
+    config = create_sqlalchemy_config(Zone.ISSUANCE, url, null_pool=True)
+    async with config.get_session() as session, session.begin():
+        return await seed_issuance_locations(session, actor=cli_actor())
+
+
 def seed_demo() -> Path:
     """Seed both zones once; return the file listing the demo logins."""
     settings = {zone: zone_settings(zone) for zone in Zone}
@@ -101,6 +130,9 @@ def seed_demo() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     _keys(settings)
     click.echo(_run(["issuance", "seed-demo"]).strip())
+    issuance_url = resolve_database_url(settings[Zone.ISSUANCE])
+    added = asyncio.run(_create_issuance_locations(issuance_url))
+    click.echo(f"issuance: {added} counter locations listed on letters")
     count = settings[Zone.ISSUANCE].demo_residents
     results = _presetup_results(folder, count)
     _run(["issuance", "progress", "import-results", str(results), "--kind", "presetup"])

@@ -33,6 +33,14 @@ def _madoguchi(environment: dict[str, str], *arguments: str) -> str:
     return result.stdout
 
 
+async def _rows(url: str, query: str) -> list[tuple[object, ...]]:
+    connection = await asyncpg.connect(url)
+    try:
+        return [tuple(row) for row in await connection.fetch(query)]
+    finally:
+        await connection.close()
+
+
 async def _count(url: str, query: str) -> int:
     connection = await asyncpg.connect(url)
     try:
@@ -64,6 +72,15 @@ def test_migrate_then_demo_seed_makes_a_working_demo_once(
         again = _madoguchi(environment, "demo", "seed")
         eligible = asyncio.run(_count(urls[Zone.RESERVATION], "SELECT count(*) FROM eligibilities"))
         slots = asyncio.run(_count(urls[Zone.RESERVATION], "SELECT count(*) FROM slots"))
+        bookable = asyncio.run(
+            _rows(urls[Zone.RESERVATION], "SELECT code, name FROM locations ORDER BY code")
+        )
+        on_letters = asyncio.run(
+            _rows(
+                urls[Zone.ISSUANCE],
+                "SELECT code, name FROM counter_locations WHERE active ORDER BY code",
+            )
+        )
     finally:
         with ThreadPoolExecutor(max_workers=1) as executor:
             for name in names.values():
@@ -77,6 +94,9 @@ def test_migrate_then_demo_seed_makes_a_working_demo_once(
     # Every tenth card is not set up yet: 36 of 40 may book.
     assert eligible == 36
     assert slots > 0
+    # Letters list the places residents can book, by the same codes and names.
+    assert on_letters == bookable
+    assert len(on_letters) == 2
     logins = (tmp_path / "demo" / "demo-logins.txt").read_text(encoding="utf-8")
     assert logins.count("staff  login") == 4
     assert logins.count("resident  ID") == 3
