@@ -170,6 +170,10 @@ def _secret(variable: str, raw: str) -> str:
 
 
 _DEFAULT_PORTS: Final = {Zone.ISSUANCE: 8001, Zone.RESERVATION: 8002}
+# A reverse proxy on the same host (the documented nginx in front of an app on 127.0.0.1):
+# unless it is trusted, every proxied request would seem to come from loopback, which the
+# default staff networks contain.
+LOOPBACK_PROXIES: Final = "127.0.0.1/32,::1/128"
 
 
 _RESIDENT_SETTINGS: Final = (
@@ -251,14 +255,18 @@ def _common_zone_settings(zone: Zone) -> tuple[Setting, ...]:
         Setting(
             f"{prefix}_STAFF_NETWORKS",
             "127.0.0.0/8,::1/128",
-            f"Networks (CIDR, comma-separated) staff routes of the {name} zone accept.",
+            f"Networks (CIDR, comma-separated) staff routes of the {name} zone accept; behind "
+            "a trusted proxy the client's address it appended to `X-Forwarded-For` counts.",
             "staff_networks",
             _networks,
         ),
         Setting(
             f"{prefix}_TRUSTED_PROXIES",
-            "",
-            "Addresses (CIDR) of the TLS proxy whose client-certificate header is trusted.",
+            LOOPBACK_PROXIES,
+            "Addresses (CIDR, comma-separated) of the reverse proxy whose `X-Forwarded-For` "
+            "(its last entry) names the client, for the staff networks, the login rate limit "
+            "and the access log, and whose client-certificate header is believed. The default "
+            "trusts a proxy on this host; a request without the header counts by its own address.",
             "trusted_proxies",
             _networks,
         ),

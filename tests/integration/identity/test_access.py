@@ -127,6 +127,25 @@ async def test_outside_the_staff_networks_is_refused_even_with_a_valid_session(
     assert refusals[0]["detail"]["client_address"] == "192.168.7.7"
 
 
+async def test_behind_the_loopback_proxy_the_forwarded_client_is_judged_by_default(
+    staff_app: StaffApp,
+) -> None:
+    await staff_app.make_account("tanaka", permissions=("audit.read",))
+    assert (await staff_app.login("tanaka")).status_code == 200
+    route = "/test/probe/audit.read"
+    # nginx on this host: the peer is 127.0.0.1, the client the address nginx appended.
+    proxied = {"x-test-peer": "127.0.0.1", "x-forwarded-for": "203.0.113.9"}
+
+    refused = await staff_app.client.get(route, headers=proxied)
+    direct = await staff_app.client.get(route, headers={"x-test-peer": "127.0.0.1"})
+
+    assert refused.status_code == 403
+    assert "office's networks" in refused.json()["error"]["message"]
+    assert direct.status_code == 200
+    refusals = [e for e in await staff_app.log_entries() if e["outcome"] == "refused_network"]
+    assert [e["detail"]["client_address"] for e in refusals] == ["203.0.113.9"]
+
+
 FINGERPRINT = "ab" * 32
 HEADER = "x-client-certificate-fingerprint"
 

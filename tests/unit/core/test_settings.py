@@ -3,7 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from api.cli import main
 from api.core.settings import SettingsError, Zone, all_settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,3 +59,13 @@ def test_readme_table_lists_every_setting() -> None:
     missing = [s.variable for s in all_settings() if f"`{s.variable}`" not in readme]
 
     assert missing == []
+
+
+def test_readme_table_is_what_madoguchi_settings_prints() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    printed = CliRunner().invoke(main, ["settings"]).output
+
+    rows = [line for line in printed.splitlines() if line.startswith("| `")]
+
+    assert rows
+    assert [line for line in rows if line not in readme.splitlines()] == []

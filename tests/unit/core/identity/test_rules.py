@@ -184,6 +184,24 @@ def test_terminal_addresses_and_proxies() -> None:
     assert client_address(forged, rules.trusted_proxies) == "192.168.0.1"
 
 
+@pytest.mark.parametrize("zone", list(Zone), ids=lambda zone: zone.value)
+def test_by_default_a_loopback_proxy_is_believed_and_its_client_judged(zone: Zone) -> None:
+    rules = load_settings(zone, {"MADOGUCHI_VAR_DIR": "/tmp"})
+    proxied = client_address(
+        scope("127.0.0.1", {"x-forwarded-for": "203.0.113.9"}), rules.trusted_proxies
+    )
+    proxied_v6 = client_address(
+        scope("::1", {"x-forwarded-for": "198.51.100.4, 203.0.113.9"}), rules.trusted_proxies
+    )
+    direct = client_address(scope("127.0.0.1"), rules.trusted_proxies)
+
+    assert proxied == proxied_v6 == "203.0.113.9"
+    assert not address_allowed(proxied, rules.staff_networks)
+    # `make run`: a browser on this host, no proxy, no header.
+    assert direct == "127.0.0.1"
+    assert address_allowed(direct, rules.staff_networks)
+
+
 def test_fingerprints_are_read_only_from_the_proxy() -> None:
     raw = "AB:" * 31 + "AB"
     header = "X-Client-Certificate-Fingerprint"
