@@ -94,7 +94,13 @@ class CorePlugin(InitPluginProtocol):
         app_config.plugins.append(SQLAlchemyPlugin(config=self.database))
         app_config.plugins.append(IdentityPlugin(self.settings, self.tables, self.database))
         app_config.plugins.append(
-            AuditPlugin(zone, self.database_url, self.tables.access_log, null_pool=self.null_pool)
+            AuditPlugin(
+                zone,
+                self.database_url,
+                self.tables.access_log,
+                null_pool=self.null_pool,
+                trusted_proxies=self.settings.trusted_proxies,
+            )
         )
         app_config.route_handlers.extend([HealthController, MetricsController])
         app_config.exception_handlers = {**exception_handlers, **app_config.exception_handlers}

@@ -19,10 +19,10 @@ from api.core.asgi import ResponseStatus
 from api.core.audit.recorder import (
     AccessLogRuntime,
     actor_of,
-    client_address_of,
     make_row,
     request_id_of,
 )
+from api.core.identity.terminals import client_address
 
 _WRAPPED_MARK: Final = "records_access_log"
 
@@ -69,7 +69,7 @@ def access_log_middleware(app: ASGIApp, runtime: AccessLogRuntime) -> ASGIApp:
                     make_row(
                         zone=runtime.zone,
                         actor=actor_of(scope),
-                        client_address=client_address_of(scope),
+                        client_address=client_address(scope, runtime.trusted_proxies),
                         method=scope["method"],
                         route=scope.get("path_template") or scope["path"],
                         outcome=outcome_of(status),

@@ -16,6 +16,7 @@ from api.core.audit.recorder import (
     AccessLogRuntime,
     AccessLogWriter,
 )
+from api.core.settings import Network
 
 
 def create_access_log_engine(database_url: str, *, null_pool: bool = False) -> AsyncEngine:
@@ -31,7 +32,8 @@ class AuditPlugin(InitPluginProtocol):
     """Records staff requests, serves search and export, and lets code call ``record_event``.
 
     ``record_requests=False`` keeps the routes and ``record_event`` but records no
-    requests (the benchmark's baseline).
+    requests (the benchmark's baseline). ``trusted_proxies`` (the zone's
+    ``TRUSTED_PROXIES``) are believed when they name the client in ``X-Forwarded-For``.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class AuditPlugin(InitPluginProtocol):
         record_requests: bool = True,
         batch_size: int = 500,
         queue_size: int = 10_000,
+        trusted_proxies: tuple[Network, ...] = (),
     ) -> None:
         self.zone = zone
         self.database_url = database_url
@@ -52,6 +55,7 @@ class AuditPlugin(InitPluginProtocol):
         self.record_requests = record_requests
         self.batch_size = batch_size
         self.queue_size = queue_size
+        self.trusted_proxies = trusted_proxies
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the routes and the start and stop hooks."""
@@ -67,7 +71,9 @@ class AuditPlugin(InitPluginProtocol):
             engine, self.model, queue_size=self.queue_size, batch_size=self.batch_size
         )
         writer.start()
-        runtime = AccessLogRuntime(self.zone, self.model, writer)
+        runtime = AccessLogRuntime(
+            self.zone, self.model, writer, trusted_proxies=self.trusted_proxies
+        )
         app.state[RUNTIME_STATE_KEY] = runtime
         # Wrapping the app's ASGI handler (not Litestar middleware, which runs inside
         # routing) lets the recorder see the final status of refusals and errors too.

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.core.audit.events import AccessEvent, Actor
 from api.core.audit.models import AccessLogMixin
+from api.core.identity.terminals import client_address
+from api.core.settings import Network
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +107,15 @@ def actor_of(scope: Scope) -> Actor:
 
 
 def client_address_of(scope: Scope) -> str | None:
-    """The connecting peer's address as the server saw it."""
-    client = scope.get("client")
-    return client[0] if client else None
+    """The client's address: the peer's, or behind the zone's trusted proxy the one it appended.
+
+    The trusted proxies are those of the app's access-log runtime (the zone's settings);
+    an app without one believes no proxy.
+    """
+    app = scope.get("app")
+    runtime = app.state.get(RUNTIME_STATE_KEY) if app is not None else None
+    trusted = runtime.trusted_proxies if isinstance(runtime, AccessLogRuntime) else ()
+    return client_address(scope, trusted)
 
 
 def request_id_of(scope: Scope) -> str | None:
@@ -214,12 +222,21 @@ class AccessLogWriter:
 
 
 class AccessLogRuntime:
-    """What the audit plugin keeps per app: zone name, model, engine and writer."""
+    """What the audit plugin keeps per app: zone name, model, engine, writer, trusted proxies."""
 
-    def __init__(self, zone: str, model: type[AccessLogMixin], writer: AccessLogWriter) -> None:
+    def __init__(
+        self,
+        zone: str,
+        model: type[AccessLogMixin],
+        writer: AccessLogWriter,
+        *,
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         self.zone = zone
         self.model = model
         self.writer = writer
+        # Whose X-Forwarded-For names the client in the entries (the zone's TRUSTED_PROXIES).
+        self.trusted_proxies = trusted_proxies
 
     @property
     def engine(self) -> AsyncEngine:
@@ -252,7 +269,7 @@ async def record_event(request: Request[Any, Any, Any], event: AccessEvent) -> N
     row = make_row(
         zone=runtime.zone,
         actor=event.actor,
-        client_address=client_address_of(scope),
+        client_address=client_address(scope, runtime.trusted_proxies),
         method=scope.get("method", "EVENT"),
         route=scope.get("path_template") or scope.get("path", ""),
         outcome=event.outcome,

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
+from ipaddress import ip_network
 from typing import Any
 
 import pytest
@@ -23,7 +24,9 @@ from api.core.audit.controller import AccessLogController
 from api.core.audit.service import verify_database
 from api.core.errors import exception_handlers
 from api.core.logging import request_log_middleware
+from api.core.settings import Network
 from tests.integration.audit.conftest import AuditDatabase
+from tests.staff import loopback_peer
 
 
 class FakeAuthentication(ASGIMiddleware):
@@ -71,16 +74,23 @@ async def resident_login(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"error": "login failed"}
 
 
-def build_app(database: AuditDatabase) -> Litestar:
+def build_app(database: AuditDatabase, *, trusted_proxies: tuple[Network, ...] = ()) -> Litestar:
     def log_requests(app: Litestar) -> None:
         app.asgi_handler = request_log_middleware(app.asgi_handler)
 
+    plugin = AuditPlugin(
+        database.zone.value,
+        database.url,
+        database.model,
+        null_pool=True,
+        trusted_proxies=trusted_proxies,
+    )
     return Litestar(
         route_handlers=[resident_notice, broken, public_ping, resident_login],
         middleware=[FakeAuthentication()],
         exception_handlers=exception_handlers,
-        plugins=[AuditPlugin(database.zone.value, database.url, database.model, null_pool=True)],
-        on_startup=[log_requests],
+        plugins=[plugin],
+        on_startup=[log_requests, loopback_peer],
     )
 
 
@@ -122,6 +132,31 @@ async def test_a_staff_request_is_logged_with_route_template_and_resource_ids(
     assert entry["request_id"] == "abcdef1234567890"
     assert entry["client_address"]
     assert entry["duration_ms"] >= 0
+
+
+async def test_behind_a_trusted_proxy_entries_carry_the_forwarded_client_address(
+    audit_database: AuditDatabase,
+) -> None:
+    app = build_app(audit_database, trusted_proxies=(ip_network("10.9.9.9/32"),))
+    proxied = {"x-test-peer": "10.9.9.9", "x-forwarded-for": "198.51.100.1, 203.0.113.9"}
+    # Not from the proxy: its X-Forwarded-For is anyone's to write, and ignored.
+    direct = {"x-test-peer": "10.1.2.3", "x-forwarded-for": "203.0.113.66"}
+    async with AsyncTestClient(app=app) as client:
+        staff = await client.get(
+            "/api/residents/1/notices/a", headers={"x-test-user": "tanaka", **proxied}
+        )
+        resident = await client.post("/public/login", headers=proxied)
+        other = await client.get(
+            "/api/residents/1/notices/a", headers={"x-test-user": "sato", **direct}
+        )
+
+    assert (staff.status_code, resident.status_code, other.status_code) == (200, 401, 200)
+    entries = await _entries(audit_database, 3)
+    assert {(e["actor"], e["outcome"], e["client_address"]) for e in entries} == {
+        ("tanaka", "success", "203.0.113.9"),
+        ("ABC-123456", "login_failed", "203.0.113.9"),
+        ("sato", "success", "10.1.2.3"),
+    }
 
 
 async def test_refused_and_failing_staff_requests_are_logged_too(

@@ -213,6 +213,49 @@ async def test_rate_limit_counts_attempts_per_client(
     assert statuses == [200, 200, 200, 429]
 
 
+@pytest.mark.parametrize("settings_override", [{"login_rate_limit": 2}])
+async def test_behind_the_loopback_proxy_each_forwarded_client_is_limited_and_logged_apart(
+    client: AsyncTestClient[Litestar], places: Places
+) -> None:
+    # Default settings; the peer is nginx on 127.0.0.1, which appends the resident's address.
+    await places.add_eligible(1)
+    await inside_one_rate_window()
+
+    async def attempt(address: str, password: str = password_of(1)) -> int:
+        response = await client.post(
+            "/api/resident/login",
+            json={"reservation_id": rid(1), "password": password},
+            headers={"x-forwarded-for": address},
+        )
+        return response.status_code
+
+    first = [await attempt("203.0.113.9") for _ in range(3)]
+    second = await attempt("198.51.100.7")
+    failed = await attempt("192.0.2.44", "0000")
+
+    assert first == [200, 200, 429]
+    assert second == 200
+    assert failed == 401
+    rows = await places.run(
+        "SELECT client_address FROM access_log WHERE outcome = 'login_failed' AND actor = $1",
+        rid(1),
+    )
+    assert [row["client_address"] for row in rows] == ["192.0.2.44"]
+    # Successful logins reach the log through the batching writer, moments later.
+    for _ in range(100):
+        rows = await places.run(
+            "SELECT client_address FROM access_log WHERE outcome = 'login_succeeded'"
+        )
+        if len(rows) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(row["client_address"] for row in rows) == [
+        "198.51.100.7",
+        "203.0.113.9",
+        "203.0.113.9",
+    ]
+
+
 @pytest.mark.parametrize("settings_override", [{"alarm_failures_per_minute": 4}])
 async def test_failures_across_ids_raise_the_alarm(
     client: AsyncTestClient[Litestar], places: Places, caplog: pytest.LogCaptureFixture
