@@ -90,7 +90,8 @@ _COUNT_ATTEMPT: Final = """
         SET failed_logins = u.failed_logins + 1,
             locked_until = CASE WHEN u.failed_logins + 1 >= :threshold
                                 THEN now() + make_interval(mins => :minutes)
-                                ELSE u.locked_until END
+                                ELSE u.locked_until END,
+            last_failed_at = now()
         WHERE u.locked_until IS NULL OR u.locked_until <= now()
         RETURNING locked_until
     )

@@ -113,3 +113,7 @@ class UnknownIdLockout(ReservationPlainBase):
     reservation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Rows a day past their last failure (and any lock) are pruned with the rate-limit windows.
+    last_failed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )

@@ -34,8 +34,19 @@ _HIT = Statement(text(HIT_SQL))
 _CURRENT = Statement(
     text(f"SELECT hits FROM login_throttles WHERE key = :key AND window_start = {_WINDOW_START}")  # noqa: S608
 )
+# Also the counts of IDs that do not exist, a day after their last failure: every distinct
+# wrong ID typed adds one, and they would otherwise pile up forever.
 _PRUNE = Statement(
-    text("DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'")
+    text(
+        """
+        WITH stale_windows AS (
+            DELETE FROM login_throttles WHERE window_start < now() - interval '1 hour'
+        )
+        DELETE FROM unknown_id_lockouts
+        WHERE last_failed_at < now() - interval '1 day'
+            AND (locked_until IS NULL OR locked_until < now())
+        """
+    )
 )
 
 
@@ -44,10 +55,19 @@ def client_key(address: str) -> str:
     return f"client:{address}"[:80]
 
 
+async def prune(db: Db) -> None:
+    """Delete what no count needs any more.
+
+    Rate-limit windows older than an hour, and unknown IDs' counts a day after their last
+    failure (once any lock has run out).
+    """
+    await db.execute(_PRUNE, {})
+
+
 async def maybe_prune(db: Db) -> None:
-    """Now and then (one call in ``_PRUNE_ONE_IN``), delete windows older than an hour."""
+    """Now and then (one call in ``_PRUNE_ONE_IN``), :func:`prune`."""
     if secrets.randbelow(_PRUNE_ONE_IN) == 0:
-        await db.execute(_PRUNE, {})
+        await prune(db)
 
 
 async def hit(db: Db, key: str, window_seconds: int = WINDOW_SECONDS) -> int:

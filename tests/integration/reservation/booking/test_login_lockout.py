@@ -10,6 +10,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from api.reservation.booking import rate_limit
 from api.reservation.booking.driver import DriverDb
 from api.reservation.booking.login import Outcome, PasswordCheck, check_password
 from tests.integration.reservation.booking.conftest import (
@@ -128,3 +129,22 @@ async def test_revoking_an_id_ends_its_sessions(
     )
     ended = await client.get("/api/resident/booking", headers=headers)
     assert (ended.status_code, ended.json()["error"]["code"]) == (401, "not_logged_in")
+
+
+async def test_pruning_forgets_unknown_ids_a_day_after_their_last_failure(
+    places: Places,
+) -> None:
+    await places.run(
+        "INSERT INTO unknown_id_lockouts (reservation_id, failed_logins, locked_until, "
+        "last_failed_at) VALUES "
+        "('STALE', 2, NULL, now() - interval '25 hours'), "
+        "('RECENT', 2, NULL, now() - interval '1 hour'), "
+        "('STILL-LOCKED', 5, now() + interval '10 minutes', now() - interval '25 hours')"
+    )
+    connection = await asyncpg.connect(places.dsn)
+    try:
+        await rate_limit.prune(DriverDb(connection))
+    finally:
+        await connection.close()
+    rows = await places.run("SELECT reservation_id FROM unknown_id_lockouts ORDER BY 1")
+    assert [row["reservation_id"] for row in rows] == ["RECENT", "STILL-LOCKED"]
