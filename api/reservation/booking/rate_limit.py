@@ -9,6 +9,7 @@ is needed (``MADOGUCHI_REDIS_URL`` is not used here; see README.md).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from typing import Final
 
@@ -51,8 +52,18 @@ _PRUNE = Statement(
 
 
 def client_key(address: str) -> str:
-    """The throttle key of one client address."""
-    return f"client:{address}"[:80]
+    """The throttle key of one client address: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 customer is routinely given a whole /64, so per-address counting would give
+    one attacker 2**64 allowances.
+    """
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return f"client:{address}"[:80]
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return f"client:{ipaddress.IPv6Network((parsed, 64), strict=False)}"
+    return f"client:{parsed.ipv4_mapped or parsed}"
 
 
 async def prune(db: Db) -> None:
