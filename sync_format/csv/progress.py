@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import msgspec
 
 from sync_format.csv.dates import parse_date
-from sync_format.csv.normalize import normalize_reservation_id, normalize_text
+from sync_format.csv.normalize import normalize_reservation_id, normalize_text, to_ascii_width
 from sync_format.csv.problems import CellError, Problem, ProblemCode
 from sync_format.csv.source import (
     AUTO,
@@ -21,6 +21,7 @@ from sync_format.csv.source import (
     open_text,
     unreadable,
 )
+from sync_format.v1.records import LocationCode
 
 PROGRESS_COLUMNS: dict[str, str] = {
     "製造管理番号": "reservation_id",
@@ -84,6 +85,17 @@ class ProgressResult(msgspec.Struct, kw_only=True):
         return not self.problems
 
 
+def _parse_location_code(raw: str) -> str | None:
+    """A 交付場所コード as the v1 schema allows it (and the database holds), None if blank."""
+    value = to_ascii_width(raw).strip()
+    if not value:
+        return None
+    try:
+        return msgspec.convert(value, LocationCode)
+    except msgspec.ValidationError:
+        raise CellError("not a location code: 1 to 32 letters, digits, '_' or '-'") from None
+
+
 def _parse_row(
     line: int,
     cells: list[str],
@@ -98,10 +110,10 @@ def _parse_row(
         position = index.get(field)
         return cells[position] if position is not None and position < len(cells) else ""
 
-    for field in ("reservation_id", "result", "date"):
+    for field in ("reservation_id", "result", "date", "location_code"):
         raw = cell(field)
         try:
-            if not raw.strip():
+            if field in _REQUIRED and not raw.strip():
                 raise CellError("required value is missing", ProblemCode.REQUIRED)
             if field == "reservation_id":
                 values[field] = normalize_reservation_id(raw)
@@ -113,8 +125,10 @@ def _parse_row(
                         ProblemCode.UNKNOWN_CODE,
                     )
                 values[field] = found
-            else:
+            elif field == "date":
                 values[field] = parse_date(raw, allow_era_overflow=allow_era_overflow)
+            else:
+                values[field] = _parse_location_code(raw)
         except CellError as error:
             problems.append(
                 Problem(
@@ -127,12 +141,10 @@ def _parse_row(
             )
     if problems:
         return None, problems
-    location = cell("location_code").strip()
     note = normalize_text(cell("note"))
     return (
         ProgressRow(
             line=line,
-            location_code=location or None,
             note=note or None,
             **values,  # type: ignore[arg-type]
         ),

@@ -301,6 +301,34 @@ async def test_malformed_result_file_is_refused_with_every_problem(
     assert await _phases(issuance_session) == {}
 
 
+async def test_an_over_long_or_malformed_location_code_is_a_problem_of_its_line(
+    issuance_session: AsyncSession,
+) -> None:
+    residents = await add_residents(issuance_session, 3)
+    await advance(issuance_session, residents, Action.PRESETUP_DONE)
+    too_long = "L" * 33
+
+    with pytest.raises(ResultFileRefused) as refused:
+        await import_results(
+            issuance_session,
+            _results(
+                (residents[0].reservation_id, "交付済", "2026-04-02", "city-hall", ""),
+                (residents[1].reservation_id, "交付済", "2026-04-02", too_long, ""),
+                (residents[2].reservation_id, "交付済", "2026-04-02", "本庁", ""),
+            ),
+            "issued",
+            actor="batch",
+        )
+
+    problems = refused.value.details.problems
+    assert [(p.line, p.column, p.value) for p in problems] == [
+        (3, "交付場所コード", too_long),
+        (4, "交付場所コード", "本庁"),
+    ]
+    assert all(p.code == "value.malformed" for p in problems)
+    assert set((await _phases(issuance_session)).values()) == {"presetup_done"}
+
+
 async def test_dry_run_reports_without_recording(issuance_session: AsyncSession) -> None:
     residents = await add_residents(issuance_session, 2)
     data = _results(

@@ -92,3 +92,20 @@ def test_progress_era_overflow_option() -> None:
     assert not read_presetup_results(data).ok
     allowed = read_presetup_results(data, allow_era_overflow=True)
     assert allowed.rows[0].date == dt.date(2026, 11, 20)
+
+
+def test_location_code_must_fit_the_v1_schema_and_names_its_line() -> None:
+    data = (
+        HEADER
+        + "A1B-000001,交付済,2026-12-03,\uff28\uff31,\r\n"
+        + f"A1B-000002,交付済,2026-12-03,{'L' * 33},\r\n"
+        + "A1B-000003,交付済,2026-12-03,本庁,\r\n"
+    ).encode()
+    result = read_issued_results(data)
+    found = [(problem.line, problem.column, problem.code) for problem in result.problems]
+    assert found == [
+        (3, "交付場所コード", ProblemCode.MALFORMED),
+        (4, "交付場所コード", ProblemCode.MALFORMED),
+    ]
+    # Full-width letters are made ASCII before the check.
+    assert [(row.line, row.location_code) for row in result.rows] == [(2, "HQ")]
