@@ -29,6 +29,7 @@ from sync_format.csv.source import (
     open_text,
     unreadable,
 )
+from sync_format.v1.records import ConfirmationCode, LocationCode
 
 
 class ReservationStatus(enum.StrEnum):
@@ -65,12 +66,18 @@ class ReservationListRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReservationListResult(msgspec.Struct, kw_only=True):
-    """Everything read from one reservation list."""
+    """Everything read from one reservation list.
+
+    ``lines[i]`` is the physical line where ``rows[i]`` starts (the header is line 1). It
+    is kept beside the rows, not in them: a row is what the booking says, and a row read
+    back equals the row written.
+    """
 
     rows: list[ReservationListRow]
     problems: list[Problem]
     warnings: list[Problem]
     encoding: str
+    lines: list[int] = msgspec.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -215,11 +222,26 @@ def _parse_required_text(raw: str) -> str:
     return raw
 
 
-def _parse_code(raw: str) -> str:
+def _parse_confirmation_code(raw: str) -> str:
+    # The reservation zone shows a code to residents as ``K7QX-M3PA``; the code itself,
+    # as bundles carry it, has no hyphen, so a hand-typed display form still matches.
+    value = normalize_id(raw).replace("-", "")
+    if not value:
+        raise CellError("required value is missing", ProblemCode.REQUIRED)
+    try:
+        return msgspec.convert(value, ConfirmationCode)
+    except msgspec.ValidationError:
+        raise CellError("not a confirmation code: 4 to 16 letters or digits") from None
+
+
+def _parse_location_code(raw: str) -> str:
     value = normalize_id(raw)
     if not value:
         raise CellError("required value is missing", ProblemCode.REQUIRED)
-    return value
+    try:
+        return msgspec.convert(value, LocationCode)
+    except msgspec.ValidationError:
+        raise CellError("not a location code: 1 to 32 letters, digits, '_' or '-'") from None
 
 
 def _parse_email(raw: str) -> str | None:
@@ -245,9 +267,9 @@ def _lookup(table: dict[str, Any], what: str) -> Any:
 
 
 _PARSERS: dict[str, Any] = {
-    "confirmation_code": _parse_code,
+    "confirmation_code": _parse_confirmation_code,
     "reservation_id": normalize_reservation_id,
-    "location_code": _parse_code,
+    "location_code": _parse_location_code,
     "location_name": _parse_required_text,
     "date": parse_date,
     "start_time": _parse_time,
@@ -331,6 +353,7 @@ def read_reservation_list(source: Source, *, encoding: str = AUTO) -> Reservatio
         result.problems.extend(problems)
         if row is not None:
             result.rows.append(row)
+            result.lines.append(line)
     if index is None and not result.problems:
         result.problems.append(
             Problem(code=ProblemCode.EMPTY_FILE, reason="the file is empty (no header row)")

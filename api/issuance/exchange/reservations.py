@@ -257,9 +257,9 @@ def _csv_bookings(
             companion_ids=row.companion_ids,
             memo=row.memo,
             updated_at=row.updated_at,
-            line=None,
+            line=line,
         )
-        for row in result.rows
+        for row, line in zip(result.rows, result.lines, strict=True)
     ]
 
 

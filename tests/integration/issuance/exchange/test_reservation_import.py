@@ -296,3 +296,76 @@ async def test_reserved_cards_carry_the_location_of_their_booking(
         offset=0,
     )
     assert [card.reservation_id for card in reserved.items] == [r.reservation_id for r in residents]
+
+
+def _list_row(reservation_id: str, **changes: object) -> ReservationListRow:
+    values: dict[str, object] = {
+        "confirmation_code": "K0000001",
+        "reservation_id": reservation_id,
+        "location_code": "north",
+        "location_name": "北支所",
+        "date": dt.date(2026, 5, 11),
+        "start_time": dt.time(9, 30),
+        "end_time": dt.time(9, 45),
+        "status": ReservationStatus.BOOKED,
+        "channel": Channel.WEB,
+        "updated_at": dt.datetime(2026, 5, 1, 12, 0, tzinfo=TOKYO),
+    }
+    values.update(changes)
+    return ReservationListRow(**values)  # type: ignore[arg-type]
+
+
+async def test_reservation_list_with_over_long_or_malformed_codes_names_each_line_and_column(
+    issuance_session: AsyncSession,
+) -> None:
+    residents = await add_residents(issuance_session, 1)
+    await advance(issuance_session, residents, Action.PRESETUP_DONE)
+    rid = residents[0].reservation_id
+    data = _csv(
+        [
+            _list_row(rid),
+            _list_row(rid, confirmation_code="K" * 17),
+            _list_row(rid, confirmation_code="K0000003", location_code="L" * 33),
+            _list_row(rid, confirmation_code="K0000004", location_code="北支所"),
+            _list_row(rid, confirmation_code="K0#04"),
+        ]
+    )
+
+    with pytest.raises(ExchangeRefused) as refused:
+        await import_reservation_csv(
+            issuance_session, data, file_name="list.csv", tz=TOKYO, actor="operator"
+        )
+
+    problems = refused.value.details.problems
+    assert [(p.line, p.column) for p in problems] == [
+        (3, "予約番号"),
+        (4, "交付場所コード"),
+        (5, "交付場所コード"),
+        (6, "予約番号"),
+    ]
+    assert await issuance_session.scalar(select(func.count(Booking.id))) == 0
+    assert await _phase(issuance_session, residents[0]) == "presetup_done"
+
+
+async def test_reservation_list_failures_name_the_line_of_their_row(
+    issuance_session: AsyncSession,
+) -> None:
+    residents = await add_residents(issuance_session, 2)
+    await advance(issuance_session, residents[:1], Action.PRESETUP_DONE)
+    data = _csv(
+        [
+            _list_row(residents[0].reservation_id),
+            _list_row("ZZZ-000001", confirmation_code="K0000002"),
+            # 交付前設定 not done yet: not bookable.
+            _list_row(residents[1].reservation_id, confirmation_code="K0000003"),
+        ]
+    )
+
+    report = await import_reservation_csv(
+        issuance_session, data, file_name="list.csv", tz=TOKYO, actor="operator"
+    )
+
+    assert sorted((f.line, f.code) for f in report.failures) == [
+        (3, "unknown_reservation_id"),
+        (4, "presetup_not_done"),
+    ]

@@ -137,6 +137,43 @@ def test_reader_reports_every_bad_cell() -> None:
     assert len(result.rows) == 1
 
 
+def test_codes_must_fit_the_v1_schema_and_each_problem_names_line_and_column() -> None:
+    rows = [
+        make_row(confirmation_code="R" * 17),
+        make_row(location_code="L" * 33),
+        make_row(confirmation_code="R0#1", location_code="本庁"),
+        make_row(confirmation_code="R1"),
+    ]
+    result = read_reservation_list(write(rows))
+    found = [(problem.line, problem.column, problem.code) for problem in result.problems]
+    assert found == [
+        (2, "予約番号", ProblemCode.MALFORMED),
+        (3, "交付場所コード", ProblemCode.MALFORMED),
+        (4, "予約番号", ProblemCode.MALFORMED),
+        (4, "交付場所コード", ProblemCode.MALFORMED),
+        (5, "予約番号", ProblemCode.MALFORMED),
+    ]
+    assert all(problem.reason for problem in result.problems)
+    assert result.rows == []
+
+
+def test_codes_are_normalised_before_they_are_checked() -> None:
+    wide = "\uff48\uff51\uff0d\uff12"  # full-width "hq-2"
+    data = write([make_row(confirmation_code="k7qx-m3pa", location_code=wide)])
+    [row] = read_reservation_list(data).rows
+    # The display form K7QX-M3PA is the code K7QXM3PA, as bundles carry it.
+    assert (row.confirmation_code, row.location_code) == ("K7QXM3PA", "HQ-2")
+
+
+def test_each_row_read_has_the_line_it_starts_on() -> None:
+    rows = [make_row(), make_row(memo="二行の\r\nメモ"), make_row(confirmation_code="R0003")]
+    result = read_reservation_list(write(rows))
+
+    assert result.rows == rows
+    # The header is line 1; the second row's quoted memo spans lines 3 and 4.
+    assert result.lines == [2, 3, 5]
+
+
 def test_end_before_start_is_bad() -> None:
     data = write([make_row(start_time=dt.time(10, 0), end_time=dt.time(9, 30))])
     result = read_reservation_list(data)
@@ -153,9 +190,15 @@ def test_reader_file_level_outcomes() -> None:
 
 
 _reservation_ids = st.from_regex(r"[A-Z0-9]{3}-[0-9]{6}", fullmatch=True)
-_codes = st.from_regex(r"[A-Z0-9][A-Z0-9-]{0,11}", fullmatch=True)
+# The v1 schema's ConfirmationCode and LocationCode (upper-case: the reader upper-cases IDs).
+_confirmation_codes = st.from_regex(r"[A-Z0-9]{4,16}", fullmatch=True)
+_location_codes = st.from_regex(r"[A-Z0-9_-]{1,32}", fullmatch=True)
+# Readers refuse C0 control characters other than tab and line breaks (CONTROL_CHARACTERS).
 _free_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(
+        blacklist_categories=("Cs",),
+        blacklist_characters="".join(map(chr, [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])),
+    ),
     max_size=40,
 )
 _formula_text = st.builds(
@@ -175,9 +218,9 @@ def reservation_rows(draw: st.DrawFn) -> ReservationListRow:
     end = dt.time(start.hour + 1, draw(st.integers(0, 59)))
     offset = dt.timezone(dt.timedelta(minutes=draw(st.integers(-12 * 60, 14 * 60))))
     return ReservationListRow(
-        confirmation_code=draw(_codes),
+        confirmation_code=draw(_confirmation_codes),
         reservation_id=draw(_reservation_ids),
-        location_code=draw(_codes),
+        location_code=draw(_location_codes),
         location_name=draw(_formula_text.filter(lambda text: text.strip() != "")),
         date=draw(st.dates(dt.date(2020, 1, 1), dt.date(2099, 12, 31))),
         start_time=start,
