@@ -61,9 +61,11 @@ def client_key(address: str) -> str:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return f"client:{address}"[:80]
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return f"client:{parsed.ipv4_mapped}"
         return f"client:{ipaddress.IPv6Network((parsed, 64), strict=False)}"
-    return f"client:{parsed.ipv4_mapped or parsed}"
+    return f"client:{parsed}"
 
 
 async def prune(db: Db) -> None:
