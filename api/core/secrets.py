@@ -2,29 +2,67 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
+from typing import Final
 
 from api.core.settings import ZoneSettings
+
+# token_urlsafe(48) is 64 characters; a file holding fewer was not written whole by us.
+_SECRET_BYTES: Final = 48
+SECRET_LENGTH: Final = 64
+
+
+class SecretFileError(RuntimeError):
+    """A generated secret's file holds something too short to be one (empty, cut off)."""
 
 
 def read_or_create_secret(path: Path) -> str:
     """The secret stored at ``path``, generated once (mode 0600) when the file is missing.
 
+    The secret is written whole to a temporary file beside ``path`` and linked into place:
+    ``path`` never exists half-written, and of several processes starting at once the first
+    link wins and every other one reads the winner's secret. A file too short to be a
+    generated secret is refused, never used: an empty key would make tokens forgeable.
     Several replicas must share one configured secret; a generated one suits one machine.
     """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once cannot both write a different secret.
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_urlsafe(48))
-    return path.read_text(encoding="ascii").strip()
+        _publish(path, secrets.token_urlsafe(_SECRET_BYTES))
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < SECRET_LENGTH:
+        message = (
+            f"{path} holds {len(secret)} characters, not a generated secret of "
+            f"{SECRET_LENGTH}: it is damaged or was not written by Madoguchi. Remove it to "
+            "generate a new one (sessions signed with the old one end), or configure the "
+            "secret in the environment."
+        )
+        raise SecretFileError(message)
+    return secret
+
+
+def _publish(path: Path, secret: str) -> None:
+    """Make ``path`` hold ``secret`` unless another process made it first (then keep theirs)."""
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = Path(name)
+    try:
+        # mkstemp creates the file 0600, before anything is written to it.
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secret)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)  # atomic; fails if another process linked first
+    finally:
+        temporary.unlink()
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the new name survives a crash too
+    finally:
+        os.close(folder)
 
 
 def resolve_secret_key(settings: ZoneSettings) -> str:
