@@ -4,19 +4,23 @@ An export takes its sequence number from a counter row bumped by one atomic UPDA
 also holds the row lock until the transaction ends: two exports never interleave. The
 first export is full; later ones are deltas against what ``eligibility_sent`` says each
 card was last sent as. Records carry only reservation_id, password (MMDD), shipment_no.
+The bundle file appears under its name only once the export's transaction has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+import os
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from api.core.errors import DomainError
 from api.issuance.exchange.models import EligibilityExport, EligibilitySent, SyncCounter
@@ -54,6 +58,8 @@ _REVOKE_REASONS: Final[dict[Phase, RevokeReason]] = {
 }
 # Rows per INSERT: five bound columns each, well under PostgreSQL's 32767 parameters.
 _CHUNK: Final = 5000
+# Session.info key of the bundles waiting for their transaction to end.
+_UNPUBLISHED: Final = "madoguchi.unpublished_bundles"
 
 
 class ExchangeRefused(DomainError):
@@ -125,8 +131,64 @@ async def _remember(session: AsyncSession, sent: list[dict[str, Any]]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Unpublished:
+    """A bundle written under a hidden name, waiting for its transaction to end."""
+
+    transaction: SessionTransaction
+    partial: Path
+    path: Path
+
+
+def _sync_directory(directory: Path) -> None:
+    # The rename is only durable (on a USB stick pulled right after) once the folder is synced.
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _publish_committed(session: Session) -> None:
+    # after_commit fires for a released savepoint too: only the outermost commit counts.
+    if session.get_nested_transaction() is not None:
+        return
+    root = session.get_transaction()
+    for bundle in session.info.get(_UNPUBLISHED, []):
+        if bundle.transaction is root:
+            # The export is recorded: its sequence number and file name are taken for good.
+            bundle.partial.replace(bundle.path)
+            _sync_directory(bundle.path.parent)
+
+
+def _discard_unpublished(session: Session, transaction: SessionTransaction) -> None:
+    pending: list[_Unpublished] = session.info.get(_UNPUBLISHED, [])
+    # After a commit the partial file is already renamed; after a rollback it goes.
+    for bundle in [bundle for bundle in pending if bundle.transaction is transaction]:
+        bundle.partial.unlink(missing_ok=True)
+        pending.remove(bundle)
+
+
+def publish_on_commit(session: AsyncSession, partial: Path, path: Path) -> None:
+    """Rename partial to path when the session's transaction commits; delete it otherwise.
+
+    The transaction is the outermost one in progress (a savepoint released is not a
+    commit). Until it ends the bundle has only its hidden temporary name, so an export
+    whose commit fails leaves no file behind and its sequence number can be used again.
+    """
+    sync = session.sync_session
+    transaction = sync.get_transaction()
+    if transaction is None:
+        message = "publish_on_commit needs a transaction in progress"
+        raise RuntimeError(message)
+    sync.info.setdefault(_UNPUBLISHED, []).append(_Unpublished(transaction, partial, path))
+    if not event.contains(sync, "after_commit", _publish_committed):
+        event.listen(sync, "after_commit", _publish_committed)
+        event.listen(sync, "after_transaction_end", _discard_unpublished)
+
+
 def _write(
-    out_dir: Path,
+    partial: Path,
     records: list[EligibilityUpsert | EligibilityRevoke],
     *,
     sender: ZoneSecretKeys,
@@ -134,11 +196,10 @@ def _write(
     sequence: int,
     mode: Literal["full", "delta"],
     last: int | None,
-) -> tuple[Path, BundleHeader, str]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"eligibility-{sequence:06d}-{mode}.bundle"
+) -> tuple[BundleHeader, str]:
+    partial.parent.mkdir(parents=True, exist_ok=True)
     header = write_bundle(
-        path,
+        partial,
         kind="eligibility",
         records=records,
         sender=sender,
@@ -147,7 +208,7 @@ def _write(
         mode=mode,
         base_sequence=last if mode == "delta" else None,
     )
-    return path, header, envelope_digest(path)
+    return header, envelope_digest(partial)
 
 
 async def export_eligibility(
@@ -163,7 +224,9 @@ async def export_eligibility(
 
     Full (first export, or on request): every card that may book. Delta: cards that became
     bookable or changed since they were last sent, and revocations of cards sent as
-    bookable that are now issued, returned, cancelled or expired.
+    bookable that are now issued, returned, cancelled or expired. The report's file
+    exists once the caller commits the session's transaction; if it rolls back instead,
+    no file is left (see :func:`publish_on_commit`).
     """
     sequence = await next_counter(session, "eligibility_export")
     last = await session.scalar(
@@ -207,10 +270,16 @@ async def export_eligibility(
         # A full bundle replaces the reservation zone's state: forget what was sent before.
         await session.execute(delete(EligibilitySent))
     await _remember(session, sent)
+    path = out_dir / f"eligibility-{sequence:06d}-{mode}.bundle"
+    # Written beside path under a hidden name, published by an atomic rename on commit: an
+    # unrecorded bundle must never be carried to the other zone, nor block the next export
+    # that gets the same sequence number after a rollback.
+    partial = out_dir / f".{path.name}.{secrets.token_hex(8)}.unpublished"
+    publish_on_commit(session, partial, path)
     # Encrypting and writing is blocking file work: keep it off the event loop.
-    path, header, digest = await asyncio.to_thread(
+    header, digest = await asyncio.to_thread(
         _write,
-        out_dir,
+        partial,
         records,
         sender=sender,
         recipient=recipient,
@@ -218,27 +287,21 @@ async def export_eligibility(
         mode=mode,
         last=last,
     )
-    try:
-        upserts = sum(isinstance(record, EligibilityUpsert) for record in records)
-        session.add(
-            EligibilityExport(
-                sequence=sequence,
-                bundle_id=header.bundle_id,
-                digest=digest,
-                mode=mode,
-                base_sequence=header.base_sequence,
-                upserts=upserts,
-                revocations=len(records) - upserts,
-                file_name=path.name,
-                actor=actor,
-            )
+    upserts = sum(isinstance(record, EligibilityUpsert) for record in records)
+    session.add(
+        EligibilityExport(
+            sequence=sequence,
+            bundle_id=header.bundle_id,
+            digest=digest,
+            mode=mode,
+            base_sequence=header.base_sequence,
+            upserts=upserts,
+            revocations=len(records) - upserts,
+            file_name=path.name,
+            actor=actor,
         )
-        await session.flush()
-    except BaseException:
-        # An unrecorded bundle must not be carried to the other zone.
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
+    )
+    await session.flush()
     return ExportReport(
         sequence=sequence,
         bundle_id=header.bundle_id,
