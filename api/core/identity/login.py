@@ -20,7 +20,11 @@ from api.core.identity.accounts import (
     utc_now,
 )
 from api.core.identity.events import record
-from api.core.identity.passwords import hash_password, needs_rehash, verify_password
+from api.core.identity.passwords import (
+    hash_password_off_loop,
+    needs_rehash,
+    verify_password_off_loop,
+)
 from api.core.identity.permissions import is_administrator
 from api.core.identity.schemas import LoginInput
 from api.core.identity.services import AccountService
@@ -102,7 +106,8 @@ class LoginAttempt:
         login_id = data.login_id.strip()
         account = await self.accounts.by_login_id(login_id)
         if account is None:
-            verify_password(None, data.password)  # the same work as for a real account
+            # The same work, off the event loop too, as for a real account.
+            await verify_password_off_loop(None, data.password)
             await record(
                 self.connection,
                 "login_failed",
@@ -116,7 +121,7 @@ class LoginAttempt:
             # Not even checked: a locked account cannot be probed any further.
             await record(self.connection, "login_refused", actor=actor, detail={"reason": "locked"})
             raise AccountUnavailable(Refusal.LOCKED)
-        if not verify_password(account.password_hash, data.password):
+        if not await verify_password_off_loop(account.password_hash, data.password):
             raise await self._failed(account, "wrong_password")
         # Only who knows the password learns that the account is disabled or out of date.
         if (reason := refusal(account, now=now, settings=self.settings)) is not None:
@@ -137,7 +142,7 @@ class LoginAttempt:
             await record(self.connection, "login_refused", actor=actor, detail={"reason": "locked"})
             raise AccountUnavailable(Refusal.LOCKED)
         if needs_rehash(account.password_hash):
-            account.password_hash = hash_password(data.password)
+            account.password_hash = await hash_password_off_loop(data.password)
         permissions = await self.accounts.permissions_of(account.id)
         principal = Principal(
             kind="staff",

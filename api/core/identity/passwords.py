@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 from argon2 import PasswordHasher
@@ -19,6 +22,11 @@ _HASHER: Final = PasswordHasher()
 # Verified when the login ID is unknown, so that an unknown ID takes as long as a wrong password.
 _DUMMY_HASH: Final = _HASHER.hash("madoguchi: no such account")
 _EDGE_CHARACTERS: Final = string.digits + string.punctuation + " "
+# Each argon2 computation takes ~150 ms and 64 MiB: it runs in worker threads, never on the
+# event loop (where one login would stall every other request of the worker), and at most
+# this many at once per process, which bounds the memory a burst of logins can take.
+_ARGON2_THREADS: Final = 4
+T = TypeVar("T")
 
 
 def hash_password(password: str) -> str:
@@ -32,6 +40,29 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _hashing_threads(process_id: int) -> ThreadPoolExecutor:
+    """This process's argon2 threads (keyed by process: a forked child makes its own)."""
+    del process_id
+    return ThreadPoolExecutor(max_workers=_ARGON2_THREADS, thread_name_prefix="argon2")
+
+
+async def _off_the_loop(work: Callable[[], T]) -> T:
+    """Run argon2 work in the hashing threads; the event loop serves other requests meanwhile."""
+    threads = _hashing_threads(os.getpid())
+    return await asyncio.get_running_loop().run_in_executor(threads, work)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """:func:`hash_password` in a worker thread (argon2 takes ~150 ms)."""
+    return await _off_the_loop(functools.partial(hash_password, password))
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    """:func:`verify_password` in a worker thread; a missing hash still costs the same time."""
+    return await _off_the_loop(functools.partial(verify_password, password_hash, password))
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -93,3 +124,19 @@ def password_problems(
     if any(verify_password(earlier, password) for earlier in recent):
         problems.append(f"The password must differ from the last {policy.history} passwords.")
     return problems
+
+
+async def password_problems_off_loop(
+    password: str,
+    *,
+    login_id: str,
+    policy: PasswordPolicy,
+    earlier_hashes: Iterable[str] = (),
+) -> list[str]:
+    """:func:`password_problems` in a worker thread (each earlier hash is an argon2 check)."""
+    earlier = list(earlier_hashes)
+    return await _off_the_loop(
+        functools.partial(
+            password_problems, password, login_id=login_id, policy=policy, earlier_hashes=earlier
+        )
+    )

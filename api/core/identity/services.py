@@ -21,9 +21,9 @@ from api.core.errors import DomainError
 from api.core.identity.accounts import LOCKED_UNTIL_UNLOCKED, utc_now
 from api.core.identity.passwords import (
     PasswordPolicy,
-    hash_password,
-    password_problems,
-    verify_password,
+    hash_password_off_loop,
+    password_problems_off_loop,
+    verify_password_off_loop,
 )
 from api.core.identity.permissions import Permission, unknown_permissions
 from api.core.settings import ZoneSettings
@@ -116,14 +116,15 @@ class AccountService(ZoneService):
         if await self.by_login_id(login_id) is not None:
             message = f"The login ID {login_id!r} is taken."
             raise IdentityConflict(message)
-        problems = password_problems(password, login_id=login_id, policy=policy)
+        problems = await password_problems_off_loop(password, login_id=login_id, policy=policy)
         if problems:
             raise PasswordRejected("The password breaks the password rules.", details=problems)
+        password_hash = await hash_password_off_loop(password)
         return await self.create(
             {
                 "login_id": login_id,
                 "display_name": display_name,
-                "password_hash": hash_password(password),
+                "password_hash": password_hash,
                 "must_change_password": must_change_password,
                 "password_changed_at": utc_now(),
                 "failed_attempts": 0,
@@ -139,7 +140,7 @@ class AccountService(ZoneService):
 
         Changing ``password_changed_at`` also ends the account's other sessions.
         """
-        problems = password_problems(
+        problems = await password_problems_off_loop(
             password,
             login_id=account.login_id,
             policy=policy,
@@ -149,7 +150,7 @@ class AccountService(ZoneService):
             raise PasswordRejected("The password breaks the password rules.", details=problems)
         history = self.tables.password_history
         self.session.add(history(account_id=account.id, password_hash=account.password_hash))
-        account.password_hash = hash_password(password)
+        account.password_hash = await hash_password_off_loop(password)
         account.password_changed_at = utc_now()
         account.must_change_password = must_change
         await self.session.flush()
@@ -164,7 +165,7 @@ class AccountService(ZoneService):
         self, account: Any, *, current: str, new: str, policy: PasswordPolicy
     ) -> None:
         """Change a user's own password after checking the current one."""
-        if not verify_password(account.password_hash, current):
+        if not await verify_password_off_loop(account.password_hash, current):
             raise PasswordRejected("The current password is wrong.", details=[])
         await self.set_password(account, new, policy=policy, must_change=False)
 

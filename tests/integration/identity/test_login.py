@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 
+from api.core.identity import passwords
 from api.core.settings import Zone
 from tests.integration.identity.conftest import PASSWORD, StaffApp, StaffAppFactory
 from tests.integration.identity.conftest import today as office_today
@@ -201,3 +204,70 @@ async def test_login_prunes_expired_sessions(issuance_app: StaffApp) -> None:
         )
     )
     assert remaining == 0
+
+
+class HasherSpy:
+    """The argon2 hasher, noting for each hash and check whether it ran on an event loop."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: list[tuple[str, str]] = []
+
+    def _note(self, name: str) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.calls.append((name, "worker thread"))
+        else:
+            self.calls.append((name, "event loop"))
+
+    def hash(self, password: str) -> str:
+        self._note("hash")
+        return str(self.real.hash(password))
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self._note("verify")
+        return bool(self.real.verify(password_hash, password))
+
+    def check_needs_rehash(self, password_hash: str) -> bool:
+        return bool(self.real.check_needs_rehash(password_hash))
+
+
+async def test_argon2_runs_in_worker_threads_never_on_the_event_loop(
+    issuance_app: StaffApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await issuance_app.make_account("tanaka")
+    await issuance_app.make_account("chief", permissions=("users.manage",))
+    tanaka = await issuance_app.account("tanaka")
+    spy = HasherSpy(passwords._HASHER)
+    monkeypatch.setattr(passwords, "_HASHER", spy)
+
+    unknown = await issuance_app.login("nobody")
+    # An unknown ID still costs one argon2 check (of the dummy hash), like a wrong password.
+    assert (unknown.status_code, spy.calls) == (401, [("verify", "worker thread")])
+    assert (await issuance_app.login("tanaka", "not the password at all")).status_code == 401
+    assert (await issuance_app.login("tanaka")).status_code == 200
+    changed = await issuance_app.client.post(
+        "/api/staff/password",
+        json={"current_password": PASSWORD, "new_password": "a fresh kanji-free passphrase"},
+        headers=await issuance_app.csrf_headers(),
+    )
+    issuance_app.client.cookies.clear()
+    assert (await issuance_app.login("chief")).status_code == 200
+    headers = await issuance_app.csrf_headers()
+    created = await issuance_app.client.post(
+        "/api/staff/users/",
+        json={
+            "login_id": "sato",
+            "display_name": "Sato",
+            "initial_password": "a quiet river at dawn",
+        },
+        headers=headers,
+    )
+    reset = await issuance_app.client.post(
+        f"/api/staff/users/{tanaka.id}/password-reset", json={}, headers=headers
+    )
+
+    assert (changed.status_code, created.status_code, reset.status_code) == (204, 201, 201)
+    assert {name for name, _ in spy.calls} == {"hash", "verify"}
+    assert [call for call in spy.calls if call[1] != "worker thread"] == []
