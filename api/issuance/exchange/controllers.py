@@ -11,7 +11,7 @@ import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -42,12 +42,17 @@ from api.issuance.exchange.schemas import (
     ReceiptReport,
     ReservationImportReport,
 )
-from api.issuance.progress.controllers import actor_of
+from api.issuance.progress.controllers import actor_of, uploaded_file
 from sync_format import SyncFormatError, TrustStore, ZoneSecretKeys, load_secret_keys
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
 Offset = Annotated[int, Parameter(ge=0, description="Rows to skip")]
 BUNDLE_MEDIA_TYPE = "application/octet-stream"
+# A 予約一覧CSV row is about 180 bytes (more with a long memo), a bundle record less: a
+# city's full list of several hundred thousand bookings, history included, fits with room
+# to spare (Litestar's default of 10 MB holds only about 55,000 rows). The body is read
+# into memory, which this bound also keeps in check.
+MAX_SYNC_FILE_BYTES: Final = 256 << 20
 T = TypeVar("T")
 
 
@@ -146,7 +151,11 @@ class SyncController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    @post("/receipts", opt={PERMISSION: Permission.SYNC_IMPORT.value})
+    @post(
+        "/receipts",
+        opt={PERMISSION: Permission.SYNC_IMPORT.value},
+        request_max_body_size=MAX_SYNC_FILE_BYTES,
+    )
     async def receipt(
         self,
         request: Request[Any, Any, Any],
@@ -154,7 +163,7 @@ class SyncController(Controller):
         state: State,
     ) -> ReceiptReport:
         """Import a receipt bundle (the body): mark exports applied, show what was refused."""
-        path = await _upload(await request.body(), ".bundle")
+        path = await _upload(await uploaded_file(request), ".bundle")
         try:
             keys, trusted = _keys(state)
             return await _refusing(
@@ -163,7 +172,11 @@ class SyncController(Controller):
         finally:
             await asyncio.to_thread(path.unlink)
 
-    @post("/reservations", opt={PERMISSION: Permission.SYNC_IMPORT.value})
+    @post(
+        "/reservations",
+        opt={PERMISSION: Permission.SYNC_IMPORT.value},
+        request_max_body_size=MAX_SYNC_FILE_BYTES,
+    )
     async def reservations(
         self,
         request: Request[Any, Any, Any],
@@ -172,7 +185,7 @@ class SyncController(Controller):
         dry_run: FromQuery[bool] = False,
     ) -> ReservationImportReport:
         """Import (or preview) a reservation bundle or a 予約一覧CSV sent as the body."""
-        data = await request.body()
+        data = await uploaded_file(request)
         actor = actor_of(request)
         if not is_bundle(data):
             return await import_reservation_csv(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import io
 from pathlib import Path
@@ -9,9 +10,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.issuance.exchange.controllers import MAX_SYNC_FILE_BYTES
 from api.issuance.progress.rules import Action
 from sync_format import TrustStore, ZoneSecretKeys, init_keys, load_secret_keys, open_bundle
 from sync_format.csv import Channel, ReservationListRow, ReservationStatus, write_reservation_list
+from sync_format.header import MAGIC
 from tests.integration.issuance.progress.factories import add_residents, advance
 
 
@@ -87,3 +90,45 @@ async def test_reservation_list_upload_previews_then_imports(
     assert again.json()["outcome"] == "already_applied"
     assert page.json()["phase"] == "reserved"
     assert page.json()["bookings"][0]["location_name"] == "北支所"
+
+
+def _pin_keys(tmp_path: Path) -> None:
+    key_dir = tmp_path / "keys" / "issuance"
+    init_keys(key_dir, "issuance")
+    TrustStore([ZoneSecretKeys.generate("reservation").public()]).save(key_dir)
+
+
+async def test_reservation_and_receipt_uploads_over_litestars_default_10_mb_are_read(
+    progress_client: AsyncTestClient[Litestar], tmp_path: Path
+) -> None:
+    _pin_keys(tmp_path)
+    eleven_mib = bytes(11 << 20)
+
+    # Refused for what they hold, which means they were read, not for their size.
+    csv = await progress_client.post(
+        "/api/sync/reservations", content=codecs.BOM_UTF16_LE + eleven_mib
+    )
+    bundle = await progress_client.post("/api/sync/reservations", content=MAGIC + eleven_mib)
+    receipt = await progress_client.post("/api/sync/receipts", content=MAGIC + eleven_mib)
+
+    for answer in (csv, bundle, receipt):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "exchange_refused"
+    assert csv.json()["error"]["details"]["problems"][0]["code"] == "file.unsupported_encoding"
+
+
+async def test_sync_uploads_over_the_limit_are_refused_with_the_limit_named(
+    progress_client: AsyncTestClient[Litestar],
+) -> None:
+    for path in ("/api/sync/reservations", "/api/sync/receipts"):
+        # The announced size is enough: the route refuses before reading the body.
+        answer = await progress_client.post(
+            path, content=b"x", headers={"Content-Length": str(MAX_SYNC_FILE_BYTES + 1)}
+        )
+
+        assert answer.status_code == 413
+        error = answer.json()["error"]
+        assert error["code"] == "too_large"
+        assert error["message"] == (
+            f"the uploaded file is larger than 256 MiB, the most {path} accepts"
+        )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.issuance.exchange.models import Booking
 from api.issuance.models import Resident
+from api.issuance.progress.controllers import MAX_RESULT_FILE_BYTES
 from api.issuance.progress.queries import CardFilter, list_cards, phase_counts
 from api.issuance.progress.rules import Action, Phase
 from api.issuance.progress.visitors import AttendanceInput, mark_attendance, visitor_list
@@ -214,3 +216,34 @@ def test_every_route_names_its_permission(tmp_path) -> None:
     ]
     assert len(handlers) == 21
     assert all(handler.opt.get("permission") for handler in handlers)
+
+
+async def test_a_result_file_over_litestars_default_10_mb_is_read(
+    progress_client: AsyncTestClient[Litestar],
+) -> None:
+    # 11 MiB of UTF-16: refused for its encoding, which means it was read, not for its size.
+    content = codecs.BOM_UTF16_LE + bytes(11 << 20)
+    answer = await progress_client.post("/api/progress/results/presetup", content=content)
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "result_file_refused"
+    assert error["details"]["problems"][0]["code"] == "file.unsupported_encoding"
+
+
+async def test_a_result_file_over_the_limit_is_refused_with_the_limit_named(
+    progress_client: AsyncTestClient[Litestar],
+) -> None:
+    # The announced size is enough: the route refuses before reading the body.
+    answer = await progress_client.post(
+        "/api/progress/results/issued",
+        content=b"x",
+        headers={"Content-Length": str(MAX_RESULT_FILE_BYTES + 1)},
+    )
+
+    assert answer.status_code == 413
+    error = answer.json()["error"]
+    assert error["code"] == "too_large"
+    assert error["message"] == (
+        "the uploaded file is larger than 128 MiB, the most /api/progress/results/issued accepts"
+    )
