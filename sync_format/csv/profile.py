@@ -5,15 +5,18 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from sync_format.csv.normalize import to_ascii_width
 from sync_format.csv.source import canonical_encoding
 
+# A bundled profile's name: its file's stem, lower-case letters, digits, "-" and "_".
+_PROFILE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # The fields of カード発行一覧CSV, in the default layout's column order.
 CARD_LIST_FIELDS: tuple[str, ...] = (
     "reservation_id",
@@ -205,8 +208,24 @@ def load_profile(path: str | os.PathLike[str]) -> CardListProfile:
     return parse_profile(text, str(path))
 
 
+@functools.cache
+def bundled_profile_names() -> tuple[str, ...]:
+    """The names of the profiles shipped in ``sync_format/csv/profiles/`` (file stems), sorted."""
+    folder = importlib.resources.files("sync_format.csv").joinpath("profiles")
+    stems = (entry.name.removesuffix(".toml") for entry in folder.iterdir())
+    return tuple(sorted(stem for stem in stems if _PROFILE_NAME.fullmatch(stem)))
+
+
 def bundled_profile(name: str) -> CardListProfile:
-    """Load a profile shipped in ``sync_format/csv/profiles/`` by its file stem."""
+    """Load a profile shipped in ``sync_format/csv/profiles/`` by its file stem.
+
+    The name comes from operators and from the upload route's query: only the names of the
+    shipped files are accepted, never a path (``../../pyproject``, ``/etc/x``).
+    """
+    names = bundled_profile_names()
+    if not _PROFILE_NAME.fullmatch(name) or name not in names:
+        problem = f"no bundled profile has this name; the bundled profiles are: {', '.join(names)}"
+        raise ProfileError(repr(name), [problem])
     resource = (
         importlib.resources.files("sync_format.csv").joinpath("profiles").joinpath(f"{name}.toml")
     )

@@ -59,6 +59,20 @@ async def test_bad_upload_lists_every_bad_row_and_cannot_be_applied(
     assert set(response.json()["error"]) == {"status", "code", "message", "details", "request_id"}
 
 
+async def test_an_upload_naming_a_path_as_its_profile_is_refused(residents_client: Client) -> None:
+    response = await residents_client.post(
+        "/api/card-imports",
+        content=card_list({}),
+        params={"profile": "../../../pyproject"},
+        headers={"Content-Type": "text/csv"},
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "unknown_profile"
+    assert "default, example-city, example-positional" in error["message"]
+
+
 async def test_search_is_width_and_spacing_insensitive(residents_client: Client) -> None:
     preview = await _upload(residents_client, card_list({}, SECOND))
     await residents_client.post(f"/api/card-imports/{preview['id']}/apply")

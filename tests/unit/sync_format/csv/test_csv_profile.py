@@ -13,6 +13,7 @@ from sync_format.csv.profile import (
     CARD_LIST_FIELDS,
     ProfileError,
     bundled_profile,
+    bundled_profile_names,
     default_profile,
     load_profile,
     parse_profile,
@@ -28,6 +29,36 @@ def test_default_profile_is_the_formats_md_layout() -> None:
     assert list(profile.columns) == list(CARD_LIST_FIELDS)
     assert profile.columns["reservation_id"] == "製造管理番号"
     assert profile.sex_codes == {"1": "male", "男": "male", "2": "female", "女": "female"}
+
+
+def test_bundled_profiles_are_known_by_plain_names() -> None:
+    assert bundled_profile_names() == ("default", "example-city", "example-positional")
+    assert [bundled_profile(name).name for name in bundled_profile_names()]
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../pyproject", "../profiles/default", "Default", "default.toml", "", "-x"]
+)
+def test_a_bundled_profile_name_that_is_no_plain_name_is_refused_naming_the_allowed(
+    name: str,
+) -> None:
+    with pytest.raises(ProfileError) as refused:
+        bundled_profile(name)
+
+    assert "the bundled profiles are: default, example-city, example-positional" in str(
+        refused.value
+    )
+
+
+def test_a_profile_file_elsewhere_cannot_be_reached_as_a_bundled_one(tmp_path: Path) -> None:
+    # A valid profile outside the bundled folder: an absolute name would have replaced it.
+    elsewhere = tmp_path / "city.toml"
+    elsewhere.write_bytes(
+        (Path(__file__).parents[4] / "sync_format/csv/profiles/example-city.toml").read_bytes()
+    )
+
+    with pytest.raises(ProfileError, match="no bundled profile has this name"):
+        bundled_profile(str(tmp_path / "city"))
 
 
 def test_profile_remaps_headers_codes_encoding_and_era_overflow() -> None:
