@@ -13,6 +13,7 @@ import msgspec
 
 from sync_format.csv.dates import parse_date
 from sync_format.csv.normalize import (
+    has_control_character,
     has_private_use,
     normalize_alphanumeric,
     normalize_digits,
@@ -20,6 +21,7 @@ from sync_format.csv.normalize import (
     normalize_postal_code,
     normalize_reservation_id,
     normalize_text,
+    refuse_control_characters,
     to_full_width_katakana,
 )
 from sync_format.csv.problems import CellError, Problem, ProblemCode
@@ -111,7 +113,13 @@ def _required_text(raw: str) -> str:
 
 
 def _build_parsers(profile: CardListProfile) -> dict[str, Parser]:
-    """Return one parser per field; each raises CellError with the reason a cell is bad."""
+    """Return one parser per field; each raises CellError with the reason a cell is bad.
+
+    The date and code parsers refuse a control character themselves (on a cache miss, so
+    at no cost for the usual cell): the block reader fills its caches through them alone,
+    and a code or date parser would otherwise trim some away (``1`` and U+001C reads as 1).
+    The others are only called by ``CardListStream._parse``, which checks first.
+    """
     overflow = profile.allow_era_overflow
     sex_codes = {code: Sex(meaning) for code, meaning in profile.sex_codes.items()}
     certificate_codes = profile.certificate_codes
@@ -121,6 +129,7 @@ def _build_parsers(profile: CardListProfile) -> dict[str, Parser]:
         # A dict lookup on the raw cell first: birth dates repeat a lot in a big file.
         found = dates.get(raw)
         if found is None:
+            refuse_control_characters(raw)
             if not raw or raw.isspace():
                 raise CellError(_MISSING, ProblemCode.REQUIRED)
             found = parse_date(raw, allow_era_overflow=overflow)
@@ -129,12 +138,17 @@ def _build_parsers(profile: CardListProfile) -> dict[str, Parser]:
         return found
 
     def optional_date(raw: str) -> dt.date | None:
-        if not raw or raw.isspace():
+        if not raw:
+            return None
+        if raw.isspace():
+            refuse_control_characters(raw)  # str.isspace() takes U+001C..U+001F for spaces
             return None
         return date(raw)
 
     def sex(raw: str) -> Sex:
-        found = sex_codes.get(raw) or sex_codes.get(code_key(raw))
+        found = sex_codes.get(raw)
+        if found is None:
+            found = sex_codes.get(code_key(refuse_control_characters(raw)))
         if found is None:
             if not raw.strip():
                 raise CellError(_MISSING, ProblemCode.REQUIRED)
@@ -145,7 +159,7 @@ def _build_parsers(profile: CardListProfile) -> dict[str, Parser]:
     def certificate(raw: str) -> bool:
         found = certificate_codes.get(raw)
         if found is None:
-            key = code_key(raw)
+            key = code_key(refuse_control_characters(raw))
             found = certificate_codes.get(key)
             if found is None:
                 if not key:
@@ -198,7 +212,10 @@ class CardListStream:
         return not self.problems
 
     def __iter__(self) -> Iterator[CardListRow]:
-        return self._read(lambda text: self._rows(iter_records(text)))
+        # _parse reports control characters a cell at a time, as the block reader does.
+        return self._read(
+            lambda text: self._rows(iter_records(text, allow_control_characters=True))
+        )
 
     def _read(self, body: Callable[[TextIO], Iterator[_Item]]) -> Iterator[_Item]:
         """Open the source and run ``body`` on its text; empty or undecodable is a problem."""
@@ -306,18 +323,25 @@ class CardListStream:
                     line=line,
                 )
             )
-        try:
-            # Fast path: every cell valid (parsers are pure, so a bad row is simply parsed
-            # again cell by cell below to report every bad cell).
-            values: list[Any] = [
-                parse(cells[position] if position < count else "") for _, position, parse in plan
-            ]
-        except CellError:
+        values: list[Any] | None = None
+        # One search over the row: a cell holding a control character (which PostgreSQL
+        # may refuse, or a parser trim away) goes to the cell-by-cell path below.
+        if not has_control_character("".join(cells)):
+            try:
+                # Fast path: every cell valid (parsers are pure, so a bad row is simply
+                # parsed again cell by cell below to report every bad cell).
+                values = [
+                    parse(cells[position] if position < count else "")
+                    for _, position, parse in plan
+                ]
+            except CellError:
+                values = None
+        if values is None:
             values = []
             for column, position, parse in plan:
                 raw = cells[position] if position < count else ""
                 try:
-                    values.append(parse(raw))
+                    values.append(parse(refuse_control_characters(raw)))
                 except CellError as error:
                     problems.append(
                         Problem(

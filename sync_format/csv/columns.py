@@ -15,20 +15,23 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from sync_format.csv.normalize import CONTROL_CHARACTERS
 from sync_format.csv.problems import CellError
 
 # Joins a column's cells for one match; no cell may hold it (a block with NUL takes the
-# row-at-a-time path).
+# row-at-a-time path, whose row parser reports the cell: NUL is a control character).
 SEPARATOR: Final = "\x00"
 # What str.strip() strips (the characters str.isspace() calls spaces), spelled out rather
 # than \s so that Rust's regex (the polars path) reads the same set: its \s differs.
 WHITESPACE: Final = (
     r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-# Characters the parsers strip from both ends, and the separator.
-_EDGE: Final = rf"[^{WHITESPACE}\x00\uff61-\uff9f]"
-_INNER: Final = r"[^\x00\uff61-\uff9f]"
-# Trimmed, non-empty, no half-width katakana (what normalize_text would widen).
+# Not at the edges: what the parsers strip. Nowhere: the control characters (the separator
+# among them), which the row parser refuses, and half-width katakana.
+_EDGE: Final = rf"[^{WHITESPACE}{CONTROL_CHARACTERS}\uff61-\uff9f]"
+_INNER: Final = rf"[^{CONTROL_CHARACTERS}\uff61-\uff9f]"
+# Trimmed, non-empty, no control character, no half-width katakana (what normalize_text
+# would widen).
 _TEXT: Final = f"{_EDGE}(?:{_INNER}*{_EDGE})?"
 _KATAKANA_EDGE: Final = "[\u30a1-\u30fe]"
 _KATAKANA_INNER: Final = "[\u30a1-\u30fe\u3000 ]"

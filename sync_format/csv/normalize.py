@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
 
 from sync_format.csv.problems import CellError, ProblemCode
+
+# C0 control characters no cell may hold, as the body of a regular-expression class that
+# Python's re and Rust's regex (the polars path) read alike. PostgreSQL text cannot store
+# NUL at all, and the others are never part of a name, an address or a code: they come
+# from a broken export or a binary file. TAB, CR and LF are left out: a quoted cell may
+# hold a line break or a tab where its format allows one (an address, a memo).
+CONTROL_CHARACTERS: Final = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 # Hyphen look-alikes that people (and IMEs) type into IDs and postal codes.
 HYPHEN_VARIANTS = (
@@ -31,6 +40,34 @@ _KATAKANA = re.compile("[\u30a1-\u30fa\u30fb\u30fc\u30fd\u30fe\u3000 ]+")
 
 _MISSING = "required value is missing"
 _ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def has_control_character(text: str) -> bool:
+    """Return whether ``text`` holds a character of ``CONTROL_CHARACTERS``."""
+    return _CONTROL.search(text) is not None
+
+
+def control_character_error(text: str) -> CellError | None:
+    """The CellError (``value.control_character``) of a cell holding a control character."""
+    found = _CONTROL.search(text)
+    if found is None:
+        return None
+    return CellError(
+        f"holds the control character U+{ord(found[0]):04X}, which no cell may hold",
+        ProblemCode.CONTROL_CHARACTER,
+    )
+
+
+def refuse_control_characters(text: str) -> str:
+    """Return ``text`` unchanged, or raise CellError if it holds a control character.
+
+    Readers call this before a cell's own parser, so such a cell is always reported with
+    ``ProblemCode.CONTROL_CHARACTER``, whatever else is wrong with it.
+    """
+    error = control_character_error(text)
+    if error is not None:
+        raise error
+    return text
 
 
 def to_ascii_width(text: str) -> str:

@@ -54,6 +54,8 @@ class ProblemCode:
     DUPLICATE_CONFLICT = "row.duplicate_conflict"
     DUPLICATE_IDENTICAL = "row.duplicate_identical"
     UNENCODABLE = "value.unencodable"
+    # NUL or another C0 control character (TAB, CR and LF aside): no cell may hold one.
+    CONTROL_CHARACTER = "value.control_character"
 
 
 FILE_LEVEL_CODES = frozenset(

@@ -10,7 +10,13 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO, TextIO, cast
 
-from sync_format.csv.normalize import to_ascii_width
+import msgspec
+
+from sync_format.csv.normalize import (
+    control_character_error,
+    has_control_character,
+    to_ascii_width,
+)
 from sync_format.csv.problems import Problem, ProblemCode
 
 Source = str | os.PathLike[str] | bytes | BinaryIO
@@ -154,19 +160,82 @@ def open_text(source: Source, encoding: str = AUTO) -> Iterator[tuple[TextIO | N
             text.detach()
 
 
-def iter_records(text: TextIO) -> Iterator[tuple[int, list[str]]]:
+class ControlCharacterError(EncodingError):
+    """Cells of the file hold control characters (see ``normalize.CONTROL_CHARACTERS``).
+
+    An ``EncodingError``, so that every reader that reports an undecodable file reports
+    this too, without code of its own: ``problem`` names the first such cell (line, column,
+    value) and counts the others.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        ValueError.__init__(self, problem.reason)
+        self.problem = problem
+
+
+def iter_records(
+    text: TextIO, *, allow_control_characters: bool = False
+) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(physical start line, cells)`` for each RFC 4180 record.
 
     A quoted cell may hold commas and line breaks, so a record may span several physical
     lines; the line reported is where it starts. Raises ``csv.Error`` on broken quoting
     and ``UnicodeDecodeError`` on undecodable bytes.
+
+    Unless ``allow_control_characters`` (for a reader that reports such cells itself), a cell
+    holding a control character is refused: a record with one is not yielded, and after
+    the last record ``ControlCharacterError`` names the first such cell and counts the
+    rest, so the reader still sees every other record and reports its problems. The first
+    non-blank record is taken as the header and names the columns; a control character
+    in it raises at once, since the columns it names cannot be trusted.
     """
     reader = csv.reader(text, strict=True)
     previous = 0
+    header: list[str] | None = None
+    refused: list[Problem] = []
     for cells in reader:
         line = previous + 1
         previous = reader.line_num
+        problem = None if allow_control_characters else _control_problem(line, cells, header)
+        if problem is not None:
+            if header is None:
+                raise ControlCharacterError(problem)
+            refused.append(problem)
+            continue
+        if header is None and cells:
+            header = cells
         yield line, cells
+    if refused:
+        raise ControlCharacterError(_summary(refused))
+
+
+def _control_problem(line: int, cells: list[str], header: list[str] | None) -> Problem | None:
+    """The problem of the first cell of a record that holds a control character, if any."""
+    if not has_control_character("".join(cells)):  # one search for the usual record
+        return None
+    for position, cell in enumerate(cells):
+        error = control_character_error(cell)
+        if error is None:
+            continue
+        if header is None:
+            reason = f"header cell {position + 1} {error.reason}"
+            return Problem(code=error.code, reason=reason, line=line, value=cell)
+        column = clean_header(header[position]) if position < len(header) else f"#{position + 1}"
+        return Problem(code=error.code, reason=error.reason, line=line, column=column, value=cell)
+    return None
+
+
+def _summary(refused: list[Problem]) -> Problem:
+    """The first refused cell's problem, its reason counting the other refused records."""
+    first = refused[0]
+    if len(refused) == 1:
+        return first
+    others = len(refused) - 1
+    shown = ", ".join(str(problem.line) for problem in refused[1:6])
+    more = ", ..." if others > 5 else ""
+    rows, lines = ("row holds", "line") if others == 1 else ("rows hold", "lines")
+    reason = f"{first.reason}; {others} more {rows} control characters too ({lines} {shown}{more})"
+    return msgspec.structs.replace(first, reason=reason)
 
 
 def clean_header(cell: str) -> str:

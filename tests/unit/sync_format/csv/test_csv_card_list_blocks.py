@@ -103,7 +103,7 @@ _VARIANTS = {
         "12",
     ],
     "発送番号": ["9012345678123", "ab12", "12-34", ""],
-    "氏名": ["見本\u3000太郎", " 見本 ", "ﾐﾎﾝ", "見\ue001本", "", "a,b", 'say "hi"'],
+    "氏名": ["見本\u3000太郎", " 見本 ", "ﾐﾎﾝ", "見\ue001本", "", "a,b", 'say "hi"', "見本\x00郎"],
     "氏名カナ": ["ミホン\u3000タロウ", "ﾐﾎﾝ ﾀﾛｳ", "みほん", " ミホン", ""],
     "生年月日": [
         "1985-02-14",
@@ -115,7 +115,7 @@ _VARIANTS = {
     ],
     "性別": ["1", "2", "男", "女", "Ｆ", "3", ""],
     "郵便番号": ["000-0001", "0000001", "000－0001", "12"],
-    "住所": ["見本県デモ市1-2-3", "見本町\r\n2丁目", "", "\t見本"],
+    "住所": ["見本県デモ市1-2-3", "見本町\r\n2丁目", "", "\t見本", "見本\x01"],
     "方書": ["", "17階", "ﾋﾞﾙ", " "],
     "署名用電子証明書": ["有", "無", "", "?"],
     "利用者証明用電子証明書": ["有", "無", " "],
@@ -153,9 +153,10 @@ def test_block_reader_agrees_with_the_row_reader_on_any_mix_of_cells(
         card_list_blocks.BLOCK_BYTES = original
 
 
-# Cells that need no quoting, so blocks are simple and polars checks them (the frame path).
+# Cells that need no quoting and hold no NUL, so blocks are simple and polars checks them
+# (the frame path).
 _SIMPLE_VARIANTS = {
-    header: [value for value in values if not any(char in value for char in ',"\r\n')]
+    header: [value for value in values if not any(char in value for char in ',"\r\n\x00')]
     for header, values in _VARIANTS.items()
 }
 _SIMPLE_VARIANTS["氏名"] += ["見本\t太郎", "a\\b", "\x1c見本", "見本\x85", "見\U000f0001本"]
@@ -169,8 +170,18 @@ _SIMPLE_VARIANTS["生年月日"] += [
     "昭60.02.14",
     "1985/2/14",
 ]
-_SIMPLE_VARIANTS["カード有効期限"] += [" ", "２０３５－０２－１４", "2035-02-14 "]
-_SIMPLE_VARIANTS["性別"] += [" 1", "ｆ"]
+_SIMPLE_VARIANTS["カード有効期限"] += [
+    " ",
+    "２０３５－０２－１４",
+    "2035-02-14 ",
+    "\x1c",
+    "2035-02-14\x0b",
+]
+_SIMPLE_VARIANTS["性別"] += [" 1", "ｆ", "1\x1f"]
+# Control characters other than NUL (which makes a block not simple): polars must send
+# their rows to the row parser, which refuses them.
+_SIMPLE_VARIANTS["氏名"] += ["見本\x01太郎", "見本\x1b"]
+_SIMPLE_VARIANTS["署名用電子証明書"] += ["有\x08"]
 
 
 @st.composite
@@ -342,9 +353,11 @@ def _agree_under_profile(data: bytes, chosen: Any) -> None:
 
 
 # Characters around the edges the canonical patterns draw (spaces of Python and of Rust,
-# half-width kana, katakana, private use, escapes for COPY), none needing CSV quotes.
+# control characters, half-width kana, katakana, private use, escapes for COPY), none
+# needing CSV quotes.
 _EDGE_CHARS = st.sampled_from(
     list(" \t\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u200b\u2028\u202f\u3000\ufeff\\")
+    + list("\x00\x01\x08\x0e\x1b")
     + list("Aaz09-ｱｰﾟ\uff60ァヾヿ・ー見\ue000\U000f0000\U0010fffd\U0001f600")
 )
 

@@ -196,10 +196,11 @@ def test_whitespace_class_reads_the_same_in_rust() -> None:
     ]
 
 
-# Characters around every edge the patterns draw: spaces of both engines, NUL, half-width
-# kana, katakana, private use, astral characters.
+# Characters around every edge the patterns draw: spaces of both engines, NUL and other
+# control characters, half-width kana, katakana, private use, astral characters.
 _CELL_CHARS = st.sampled_from(
     list(" \t\n\x0b\x0c\r\x1c\x1f\x85\xa0\u1680\u2000\u200b\u2028\u202f\u205f\u3000\ufeff")
+    + list("\x01\x08\x0e\x1b")
     + list("\x00Aaz09-_,ｱｰﾟ\uff60\uffa0ァヾヿ・ー見\ue000\uf8ff\U000f0000\U0010fffd\U0001f600")
 )
 
