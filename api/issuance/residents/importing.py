@@ -36,6 +36,7 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
+import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,6 +142,24 @@ SELECT count(*) AS total, count(*) FILTER (WHERE has_gaiji) AS gaiji, count(*) A
     0 AS changed
 FROM {STAGING_TABLE}
 """  # noqa: S608
+
+
+_DROP_WORK_TABLES = f"DROP TABLE IF EXISTS pg_temp.{STAGING_TABLE}, pg_temp.{DIFF_TABLE}"
+
+
+async def _drop_work_tables_after_failure(driver: Any) -> None:
+    """Drop the staging tables after a failed import, never hiding why it failed.
+
+    A failed statement (say, COPY refusing a value) aborts the transaction, and then the
+    DROP fails too ("current transaction is aborted"); raised from the clean-up, that error
+    would replace the real one. The caller rolls the transaction back, which removes the
+    tables anyway (they were created in it); a refusal (CardImportRefused) leaves the
+    transaction usable, and there the tables are dropped at once.
+    """
+    try:
+        await driver.execute(_DROP_WORK_TABLES)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        logger.debug("card import: staging tables left to the rollback (%s)", error)
 
 
 async def _driver_connection(session: AsyncSession) -> Any:
@@ -263,7 +282,7 @@ async def import_card_list(
         )
         if reported is not None:
             return reported
-    await driver.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING_TABLE}, pg_temp.{DIFF_TABLE}")
+    await driver.execute(_DROP_WORK_TABLES)
     await driver.execute(_CREATE_STAGING)
     loader = CardListLoader(source, profile, workers=workers)
     timer = StepTimer()
@@ -293,8 +312,10 @@ async def import_card_list(
         await session.flush()
         if applied:
             await apply_changes(driver, record, sha256, staff, all_new=all_new)
-    finally:
-        await driver.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING_TABLE}, pg_temp.{DIFF_TABLE}")
+    except BaseException:
+        await _drop_work_tables_after_failure(driver)
+        raise
+    await driver.execute(_DROP_WORK_TABLES)
     return CardImportReport(
         encoding=summary.encoding,
         rows=summary.rows_read,

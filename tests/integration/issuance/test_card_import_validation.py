@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.issuance.models import Resident
+from api.issuance.residents import importing, parts
 from api.issuance.residents.importing import CardImportRefused, import_card_list
-from api.issuance.residents.models import CardImport
+from api.issuance.residents.models import CardImport, ResidentHistory
 from tests.integration.issuance.conftest import card_list
 from tests.unit.sync_format.csv.conftest import HEADERS
 
@@ -186,3 +191,80 @@ async def test_a_preview_of_a_bad_file_lists_every_bad_row_and_records_the_refus
     status = await issuance_session.scalar(select(CardImport.status))
     assert status == "refused"
     assert await _count(issuance_session) == 0
+
+
+_CONTROL_CELLS = [
+    ("氏名", "見本\x00太郎"),  # NUL: PostgreSQL's COPY refused it (a 500, no line named)
+    ("住所", "見本町\x01"),  # stored as it was
+    ("性別", "1\x1c"),  # read as 1 (trimmed as a space)
+]
+
+
+@pytest.mark.parametrize(("column", "value"), _CONTROL_CELLS)
+async def test_a_control_character_in_a_cell_refuses_the_file_and_names_row_and_column(
+    issuance_session: AsyncSession, column: str, value: str
+) -> None:
+    problems = await _refused(issuance_session, card_list(SECOND, {column: value}))
+
+    assert [(p["line"], p["column"], p["value"], p["code"]) for p in problems] == [
+        (3, column, value, "value.control_character")
+    ]
+
+
+@pytest.mark.parametrize(("column", "value"), _CONTROL_CELLS)
+async def test_a_control_character_in_a_changed_row_changes_nothing(
+    issuance_session: AsyncSession, column: str, value: str
+) -> None:
+    await import_card_list(issuance_session, card_list({}, SECOND))
+    before = (await issuance_session.execute(select(Resident.__table__))).all()
+
+    with pytest.raises(CardImportRefused) as refused:
+        await import_card_list(issuance_session, card_list({column: value}, SECOND))
+
+    assert [(p["line"], p["column"]) for p in refused.value.details] == [(2, column)]
+    assert (await issuance_session.execute(select(Resident.__table__))).all() == before
+    assert await _count(issuance_session, ResidentHistory) == 0
+
+
+async def test_a_control_character_is_named_when_parser_processes_read_the_file(
+    issuance_session: AsyncSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parts, "PARALLEL_MINIMUM_BYTES", 0)
+    rows = [
+        {"製造管理番号": f"A1B-{number:06d}", "申請書ID": f"{number:023d}"} for number in range(300)
+    ]
+    rows[250]["住所"] = "見本町\x00"
+    path = tmp_path / "card-list.csv"
+    path.write_bytes(card_list(*rows))
+
+    with pytest.raises(CardImportRefused) as refused:
+        await import_card_list(issuance_session, path, workers=3)
+
+    assert [(p["line"], p["column"], p["code"]) for p in refused.value.details] == [
+        (252, "住所", "value.control_character")
+    ]
+    assert await _count(issuance_session) == 0
+
+
+class _BrokenLoader:
+    """A loader whose COPY text PostgreSQL refuses (the line column is not a number)."""
+
+    def __init__(self, *_: Any, **__: Any) -> None:
+        pass
+
+    async def batches(self) -> AsyncIterator[bytes]:
+        yield b"not a line number\n"
+
+
+async def test_a_failed_copy_is_raised_as_itself_not_hidden_by_the_staging_clean_up(
+    issuance_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "CardListLoader", _BrokenLoader)
+
+    with pytest.raises(asyncpg.PostgresError) as failed:
+        await import_card_list(issuance_session, card_list({}), dry_run=True)
+
+    # Before, the DROP TABLE of the clean-up failed in the aborted transaction and its
+    # InFailedSQLTransactionError replaced the error that said what went wrong.
+    assert not isinstance(failed.value, asyncpg.InFailedSQLTransactionError)
+    assert isinstance(failed.value, asyncpg.DataError)

@@ -141,3 +141,15 @@ async def test_every_route_declares_its_permission_and_is_documented(
     assert set(permissions.values()) <= {"residents.read", "residents.import"}
     schema = (await residents_client.get("/api/docs/openapi.json")).json()
     assert "/api/card-imports/{import_id}/apply" in schema["paths"]
+
+
+async def test_upload_with_a_nul_in_a_cell_is_refused_naming_the_row_not_a_server_error(
+    residents_client: Client,
+) -> None:
+    preview = await _upload(residents_client, card_list({}, {**SECOND, "住所": "見本\x00町"}))
+
+    assert preview["status"] == "refused"
+    assert [(p["line"], p["column"], p["code"]) for p in preview["problems"]] == [  # type: ignore[union-attr, index]
+        (3, "住所", "value.control_character")
+    ]
+    assert (await residents_client.get("/api/residents")).json()["total"] == 0
