@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 
 from api.core.errors import DomainError
 from api.issuance.exchange.models import EligibilityExport, EligibilitySent, SyncCounter
+from api.issuance.exchange.publishing import publish_on_commit
 from api.issuance.exchange.schemas import (
     ExportPage,
     ExportReport,
@@ -58,8 +56,6 @@ _REVOKE_REASONS: Final[dict[Phase, RevokeReason]] = {
 }
 # Rows per INSERT: five bound columns each, well under PostgreSQL's 32767 parameters.
 _CHUNK: Final = 5000
-# Session.info key of the bundles waiting for their transaction to end.
-_UNPUBLISHED: Final = "madoguchi.unpublished_bundles"
 
 
 class ExchangeRefused(DomainError):
@@ -129,62 +125,6 @@ async def _remember(session: AsyncSession, sent: list[dict[str, Any]]) -> None:
                 },
             )
         )
-
-
-@dataclass(frozen=True)
-class _Unpublished:
-    """A bundle written under a hidden name, waiting for its transaction to end."""
-
-    transaction: SessionTransaction
-    partial: Path
-    path: Path
-
-
-def _sync_directory(directory: Path) -> None:
-    # The rename is only durable (on a USB stick pulled right after) once the folder is synced.
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _publish_committed(session: Session) -> None:
-    # after_commit fires for a released savepoint too: only the outermost commit counts.
-    if session.get_nested_transaction() is not None:
-        return
-    root = session.get_transaction()
-    for bundle in session.info.get(_UNPUBLISHED, []):
-        if bundle.transaction is root:
-            # The export is recorded: its sequence number and file name are taken for good.
-            bundle.partial.replace(bundle.path)
-            _sync_directory(bundle.path.parent)
-
-
-def _discard_unpublished(session: Session, transaction: SessionTransaction) -> None:
-    pending: list[_Unpublished] = session.info.get(_UNPUBLISHED, [])
-    # After a commit the partial file is already renamed; after a rollback it goes.
-    for bundle in [bundle for bundle in pending if bundle.transaction is transaction]:
-        bundle.partial.unlink(missing_ok=True)
-        pending.remove(bundle)
-
-
-def publish_on_commit(session: AsyncSession, partial: Path, path: Path) -> None:
-    """Rename partial to path when the session's transaction commits; delete it otherwise.
-
-    The transaction is the outermost one in progress (a savepoint released is not a
-    commit). Until it ends the bundle has only its hidden temporary name, so an export
-    whose commit fails leaves no file behind and its sequence number can be used again.
-    """
-    sync = session.sync_session
-    transaction = sync.get_transaction()
-    if transaction is None:
-        message = "publish_on_commit needs a transaction in progress"
-        raise RuntimeError(message)
-    sync.info.setdefault(_UNPUBLISHED, []).append(_Unpublished(transaction, partial, path))
-    if not event.contains(sync, "after_commit", _publish_committed):
-        event.listen(sync, "after_commit", _publish_committed)
-        event.listen(sync, "after_transaction_end", _discard_unpublished)
 
 
 def _write(

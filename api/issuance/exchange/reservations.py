@@ -26,6 +26,7 @@ from api.issuance.exchange.eligibility import (
     recipient_keys,
 )
 from api.issuance.exchange.models import ReservationImport
+from api.issuance.exchange.publishing import publish_on_commit
 from api.issuance.exchange.schemas import ReservationImportReport
 from api.issuance.progress.services import (
     canonical_reservation_id,
@@ -127,12 +128,11 @@ def _from_record(record: ReservationRecord) -> IncomingBooking:
 
 
 def _write_receipt(
-    directory: Path, keys: ZoneSecretKeys, trusted: TrustStore, receipt: Receipt, sequence: int
-) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"receipt-reservations-{receipt.sequence:06d}.bundle"
+    partial: Path, keys: ZoneSecretKeys, trusted: TrustStore, receipt: Receipt, sequence: int
+) -> None:
+    partial.parent.mkdir(parents=True, exist_ok=True)
     write_bundle(
-        path,
+        partial,
         kind="receipt",
         records=[receipt],
         sender=keys,
@@ -140,7 +140,6 @@ def _write_receipt(
         sequence=sequence,
         overwrite=True,
     )
-    return path
 
 
 async def import_reservation_bundle(
@@ -231,10 +230,12 @@ async def import_reservation_bundle(
             ],
         )
         sequence = await next_counter(session, "receipt")
-        written = await asyncio.to_thread(
-            _write_receipt, receipt_dir, keys, trusted, receipt, sequence
-        )
-        report.receipt_file = str(written)
+        # Published by the import's commit, so a rolled-back import leaves no receipt.
+        path = receipt_dir / f"receipt-reservations-{receipt.sequence:06d}.bundle"
+        partial = receipt_dir / f".{path.name}.partial"
+        publish_on_commit(session, partial, path)
+        await asyncio.to_thread(_write_receipt, partial, keys, trusted, receipt, sequence)
+        report.receipt_file = str(path)
     return report
 
 

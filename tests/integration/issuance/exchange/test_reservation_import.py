@@ -83,8 +83,10 @@ class Zones:
         )
         return path
 
-    async def load(self, session: AsyncSession, path: Path, **options: object):
-        return await import_reservation_bundle(
+    async def load(
+        self, session: AsyncSession, path: Path, *, commit: bool = True, **options: object
+    ):
+        report = await import_reservation_bundle(
             session,
             path,
             keys=self.issuance,
@@ -93,6 +95,10 @@ class Zones:
             receipt_dir=self.folder / "receipts",
             **options,  # type: ignore[arg-type]
         )
+        # The receipt is published when the import commits (here: the test's savepoint).
+        if commit:
+            await session.commit()
+        return report
 
 
 @pytest.fixture
@@ -369,3 +375,26 @@ async def test_reservation_list_failures_name_the_line_of_their_row(
         (3, "unknown_reservation_id"),
         (4, "presetup_not_done"),
     ]
+
+
+async def test_a_rolled_back_import_leaves_no_receipt(
+    issuance_session: AsyncSession, zones: Zones
+) -> None:
+    residents = await add_residents(issuance_session, 1)
+    await advance(issuance_session, residents, Action.PRESETUP_DONE)
+    await issuance_session.commit()
+    path = zones.bundle([_booking("K0000001", residents[0].reservation_id)], sequence=1)
+
+    report = await zones.load(issuance_session, path, commit=False)
+    assert report.receipt_file is not None
+    receipts = zones.folder / "receipts"
+    # Before the commit only a hidden partial file exists; after a rollback nothing.
+    assert [file.name for file in receipts.iterdir()] == [
+        f".{Path(report.receipt_file).name}.partial"
+    ]
+    await issuance_session.rollback()
+
+    assert list(receipts.iterdir()) == []
+    again = await zones.load(issuance_session, path)
+    assert again.outcome == "applied"
+    assert [file.name for file in receipts.iterdir()] == [Path(again.receipt_file or "").name]
