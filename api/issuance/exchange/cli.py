@@ -6,10 +6,12 @@ reservation zone's public keys must be pinned there (``madoguchi keys trust``).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import click
 
+from api.core.audit.commands import CommandEntry, logged_command
 from api.core.settings import Zone
 from api.core.sync_cli import key_dir_option, refusals_exit, resolve_key_dir
 from api.core.zone_cli import zone_settings
@@ -24,7 +26,7 @@ from api.issuance.exchange.reservations import (
     is_bundle,
 )
 from api.issuance.exchange.schemas import ReservationImportReport
-from api.issuance.progress.cli import cli_actor, run_in_transaction
+from api.issuance.progress.cli import run_in_transaction
 from sync_format import TrustStore, ZoneSecretKeys, load_secret_keys
 
 
@@ -51,22 +53,33 @@ def issuance_sync_commands() -> None:
 @refusals_exit
 def export_command(out_dir: Path, full: bool, key_dir: Path | None) -> None:
     """Write the next eligibility bundle: full the first time, then deltas."""
-    keys, trusted = _keys(key_dir)
-    report = run_in_transaction(
-        lambda session: export_eligibility(
-            session,
-            out_dir,
-            sender=keys,
-            recipient=recipient_keys(trusted),
-            actor=cli_actor(),
-            full=full,
+    with logged_command(Zone.ISSUANCE, "sync export") as entry:
+        entry.note(full=full)
+        keys, trusted = _keys(key_dir)
+        report = run_in_transaction(
+            lambda session: export_eligibility(
+                session,
+                out_dir,
+                sender=keys,
+                recipient=recipient_keys(trusted),
+                actor=entry.staff,
+                full=full,
+            )
         )
-    )
-    base = f" from {report.base_sequence}" if report.base_sequence else ""
-    click.echo(
-        f"eligibility bundle {report.sequence} ({report.mode}{base}): {report.upserts} "
-        f"bookable, {report.revocations} revoked\n  {report.file}\n  digest {report.digest}"
-    )
+        entry.resource_ids.append(f"sequence={report.sequence}")
+        entry.note(
+            bundle_id=report.bundle_id,
+            mode=report.mode,
+            base_sequence=report.base_sequence,
+            upserts=report.upserts,
+            revocations=report.revocations,
+            digest=report.digest,
+        )
+        base = f" from {report.base_sequence}" if report.base_sequence else ""
+        click.echo(
+            f"eligibility bundle {report.sequence} ({report.mode}{base}): {report.upserts} "
+            f"bookable, {report.revocations} revoked\n  {report.file}\n  digest {report.digest}"
+        )
 
 
 @issuance_sync_commands.command("import-receipt")
@@ -75,17 +88,24 @@ def export_command(out_dir: Path, full: bool, key_dir: Path | None) -> None:
 @refusals_exit
 def import_receipt_command(file: Path, key_dir: Path | None) -> None:
     """Import a receipt FILE: mark exports applied and show what the other zone refused."""
-    keys, trusted = _keys(key_dir)
-    report = run_in_transaction(
-        lambda session: import_receipt(session, file, keys=keys, trusted=trusted)
-    )
-    for result in report.results:
-        click.echo(
-            f"bundle {result.sequence}: {result.outcome}; imported {result.imported}, "
-            f"updated {result.updated}, ignored {result.ignored}, failed {result.failed}"
+    with logged_command(Zone.ISSUANCE, "sync import-receipt") as entry:
+        keys, trusted = _keys(key_dir)
+        report = run_in_transaction(
+            lambda session: import_receipt(session, file, keys=keys, trusted=trusted)
         )
-        for failed_id, reason in result.failures:
-            click.echo(f"  refused by the reservation zone: {failed_id}: {reason}")
+        entry.resource_ids.extend(f"sequence={result.sequence}" for result in report.results)
+        entry.note(
+            receipts=len(report.results),
+            applied=sum(result.outcome == "applied" for result in report.results),
+            failed=sum(result.failed for result in report.results),
+        )
+        for result in report.results:
+            click.echo(
+                f"bundle {result.sequence}: {result.outcome}; imported {result.imported}, "
+                f"updated {result.updated}, ignored {result.ignored}, failed {result.failed}"
+            )
+            for failed_id, reason in result.failures:
+                click.echo(f"  refused by the reservation zone: {failed_id}: {reason}")
 
 
 def _echo_import(report: ReservationImportReport) -> None:
@@ -123,25 +143,50 @@ def import_reservations_command(
 ) -> None:
     """Import a reservation bundle or a 予約一覧CSV (detected from the content)."""
     data = file.read_bytes()
-    if is_bundle(data):
-        keys, trusted = _keys(key_dir)
-        report = run_in_transaction(
-            lambda session: import_reservation_bundle(
-                session,
-                file,
-                keys=keys,
-                trusted=trusted,
-                actor=cli_actor(),
-                receipt_dir=receipt_dir or file.parent,
-                dry_run=dry_run,
-                force_gap=force_gap,
-            )
+    with logged_command(Zone.ISSUANCE, "sync import-reservations") as entry:
+        bundle = is_bundle(data)
+        entry.note(
+            source="bundle" if bundle else "csv",
+            dry_run=dry_run,
+            force_gap=force_gap,
+            sha256=hashlib.sha256(data).hexdigest(),
         )
-    else:
-        tz = zone_settings(Zone.ISSUANCE).tz
-        report = run_in_transaction(
-            lambda session: import_reservation_csv(
-                session, data, file_name=file.name, tz=tz, actor=cli_actor(), dry_run=dry_run
+        if bundle:
+            keys, trusted = _keys(key_dir)
+            report = run_in_transaction(
+                lambda session: import_reservation_bundle(
+                    session,
+                    file,
+                    keys=keys,
+                    trusted=trusted,
+                    actor=entry.staff,
+                    receipt_dir=receipt_dir or file.parent,
+                    dry_run=dry_run,
+                    force_gap=force_gap,
+                )
             )
-        )
-    _echo_import(report)
+        else:
+            tz = zone_settings(Zone.ISSUANCE).tz
+            report = run_in_transaction(
+                lambda session: import_reservation_csv(
+                    session, data, file_name=file.name, tz=tz, actor=entry.staff, dry_run=dry_run
+                )
+            )
+        _note_import(entry, report)
+        _echo_import(report)
+
+
+def _note_import(entry: CommandEntry, report: ReservationImportReport) -> None:
+    """A reservation import's counts for its access-log entry (not the IDs its rows name)."""
+    if report.sequence is not None:
+        entry.resource_ids.append(f"sequence={report.sequence}")
+    entry.note(
+        result=report.outcome,
+        imported=report.imported,
+        updated=report.updated,
+        ignored=report.ignored,
+        failed=report.failed,
+        reserved=report.reserved,
+        unreserved=report.unreserved,
+        problems=len(report.problems),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
+import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -12,6 +12,7 @@ import click
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.audit.commands import cli_staff, logged_command
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.errors import DomainError
 from api.core.settings import Zone
@@ -23,8 +24,8 @@ T = TypeVar("T")
 
 
 def cli_actor() -> str:
-    """Who runs a command: the operating-system user, marked as a command-line action."""
-    return f"cli:{getpass.getuser()}"
+    """Who runs a command, as services record staff (``cli:<user>``; see audit.commands)."""
+    return cli_staff()
 
 
 def run_in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -79,28 +80,43 @@ def progress_commands() -> None:
 def import_results_command(file: Path, kind: str, dry_run: bool) -> None:
     """Import a result FILE all or nothing (the same file again changes nothing)."""
     data = file.read_bytes()
-    report = run_in_transaction(
-        lambda session: import_results(
-            session,
-            data,
-            "presetup" if kind == "presetup" else "issued",
-            actor=cli_actor(),
-            dry_run=dry_run,
+    with logged_command(Zone.ISSUANCE, "progress import-results") as entry:
+        entry.note(kind=kind, dry_run=dry_run, sha256=hashlib.sha256(data).hexdigest())
+        report = run_in_transaction(
+            lambda session: import_results(
+                session,
+                data,
+                "presetup" if kind == "presetup" else "issued",
+                actor=entry.staff,
+                dry_run=dry_run,
+            )
         )
-    )
-    echo_progress_report(report)
-    if report.refused or report.problems:
-        raise SystemExit(1)
+        entry.note(
+            requested=report.requested,
+            applied=report.applied,
+            unchanged=report.unchanged,
+            refused=len(report.refused),
+            problems=len(report.problems),
+            committed=report.committed,
+        )
+        echo_progress_report(report)
+        if report.refused or report.problems:
+            entry.outcome = "refused"
+            raise SystemExit(1)
 
 
 @progress_commands.command("verify")
 def verify_command() -> None:
     """Replay every card's events and compare with the stored phases (exit 1 on mismatch)."""
-    mismatches: list[Mismatch] = run_in_transaction(verify_progress)
-    for mismatch in mismatches:
-        click.echo(
-            f"resident {mismatch.resident_id}: stored {mismatch.stored}, derived {mismatch.derived}"
-        )
-    click.echo(f"{len(mismatches)} mismatches")
-    if mismatches:
-        raise SystemExit(1)
+    with logged_command(Zone.ISSUANCE, "progress verify") as entry:
+        mismatches: list[Mismatch] = run_in_transaction(verify_progress)
+        entry.note(mismatches=len(mismatches))
+        for mismatch in mismatches:
+            click.echo(
+                f"resident {mismatch.resident_id}: stored {mismatch.stored}, "
+                f"derived {mismatch.derived}"
+            )
+        click.echo(f"{len(mismatches)} mismatches")
+        if mismatches:
+            entry.outcome = "mismatch"  # the check ran; what it found is the exit status
+            raise SystemExit(1)

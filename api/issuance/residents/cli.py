@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from api.core.audit.commands import logged_command
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.settings import Zone
 from api.core.zone_cli import zone_settings
@@ -59,19 +60,39 @@ def import_cards_command(file: Path, profile: str, dry_run: bool) -> None:
     chosen = _profile(profile)
     settings = zone_settings(Zone.ISSUANCE)
     config = create_sqlalchemy_config(Zone.ISSUANCE, resolve_database_url(settings), null_pool=True)
+    with logged_command(Zone.ISSUANCE, "import-cards") as entry:
+        entry.note(profile=chosen.name, dry_run=dry_run)
 
-    async def run() -> CardImportReport:
-        async with config.get_session() as session, session.begin():
-            return await import_card_list(
-                session, file, profile=chosen, dry_run=dry_run, file_name=file.name, refuse=False
-            )
+        async def run() -> CardImportReport:
+            async with config.get_session() as session, session.begin():
+                return await import_card_list(
+                    session,
+                    file,
+                    profile=chosen,
+                    dry_run=dry_run,
+                    file_name=file.name,
+                    staff=entry.staff,
+                    refuse=False,
+                )
 
-    report = asyncio.run(run())
-    if report.problems:
+        report = asyncio.run(run())
+        entry.resource_ids.append(f"card_import={report.card_import_id}")
+        entry.note(
+            sha256=report.sha256,
+            applied=report.applied,
+            rows=report.rows,
+            new=report.new,
+            changed=report.changed,
+            unchanged=report.unchanged,
+            gaiji=report.gaiji,
+            problems=len(report.problems),
+            warnings=len(report.warnings),
+        )
         echo_report(report)
-        _echo_problems("bad rows — nothing was imported", report.problems)
-        raise SystemExit(1)
-    echo_report(report)
+        if report.problems:
+            entry.outcome = "refused"
+            _echo_problems("bad rows — nothing was imported", report.problems)
+            raise SystemExit(1)
 
 
 __all__ = ["CardImportRefused", "import_cards_command"]

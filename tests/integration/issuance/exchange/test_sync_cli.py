@@ -10,11 +10,13 @@ from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from api.core.audit.commands import cli_staff
 from api.core.settings import Zone, get_settings
 from api.issuance.exchange.cli import issuance_sync_commands
 from api.issuance.progress.cli import progress_commands
 from sync_format import TrustStore, ZoneSecretKeys, init_keys
 from tests.conftest import truncate_all
+from tests.integration.command_entries import command_entries, entry_text, fetch
 from tests.integration.issuance.progress.factories import add_residents
 
 
@@ -86,3 +88,53 @@ def test_cli_imports_results_then_exports_a_full_then_a_delta_bundle(
         "eligibility-000002-delta.bundle",
     ]
     assert verify.exit_code == 0, verify.output
+
+
+def test_each_cli_command_is_logged_with_the_cli_user_who_is_also_the_recorded_actor(
+    cli_database: str, tmp_path: Path
+) -> None:
+    ids = _seed(cli_database)
+    results = tmp_path / "presetup.csv"
+    results.write_text(f"製造管理番号,結果,実施日\r\n{ids[0]},済,2026-04-01\r\n", encoding="cp932")
+    reservations = tmp_path / "reservations.csv"
+    reservations.write_bytes(
+        f"予約番号,予約用ID\r\nK7QXM3PA,{ids[1]}\r\n".encode()
+    )  # columns missing
+    not_a_bundle = tmp_path / "receipt.bundle"
+    not_a_bundle.write_bytes(b"not a bundle")
+    key_dir = tmp_path / "keys"
+    init_keys(key_dir, "issuance")
+    TrustStore([ZoneSecretKeys.generate("reservation").public()]).save(key_dir)
+    keys = ["--key-dir", str(key_dir)]
+    runner = CliRunner()
+
+    runs = [
+        runner.invoke(progress_commands, ["import-results", str(results), "--kind", "presetup"]),
+        runner.invoke(issuance_sync_commands, ["export", "--out", str(tmp_path / "usb"), *keys]),
+        runner.invoke(progress_commands, ["verify"]),
+        runner.invoke(issuance_sync_commands, ["import-reservations", str(reservations)]),
+        runner.invoke(issuance_sync_commands, ["import-receipt", str(not_a_bundle), *keys]),
+    ]
+
+    assert [run.exit_code for run in runs[:3]] == [0, 0, 0], [run.output for run in runs]
+    assert runs[3].exit_code == 1
+    assert runs[4].exit_code != 0
+    entries = command_entries(cli_database)
+    assert [(e["route"].removeprefix("madoguchi issuance "), e["outcome"]) for e in entries] == [
+        ("progress import-results", "success"),
+        ("sync export", "success"),
+        ("progress verify", "success"),
+        ("sync import-reservations", "refused"),
+        ("sync import-receipt", "refused"),
+    ]
+    assert {(e["actor"], e["actor_kind"]) for e in entries} == {(cli_staff(), "cli")}
+    assert (entries[0]["detail"]["applied"], entries[0]["detail"]["kind"]) == ("1", "presetup")
+    assert entries[1]["resource_ids"] == ["sequence=1"]
+    assert entries[1]["detail"]["upserts"] == "1"
+    assert entries[3]["detail"]["source"] == "csv"
+    assert not [e for e in entries if ids[0] in entry_text(e) or ids[1] in entry_text(e)]
+    actors = fetch(
+        cli_database,
+        "SELECT actor FROM progress_events UNION ALL SELECT actor FROM eligibility_exports",
+    )
+    assert actors == [{"actor": cli_staff()}] * 2
