@@ -55,11 +55,12 @@ def _run(
     )
 
     async def run() -> Result:
-        async with config.get_session() as session:
+        async with config.get_session() as session, session.begin():
             if isolation is not None:
+                # Inside begin(): connection() outside it began the session's transaction
+                # itself, and begin() then refused ("a transaction is already begun").
                 await session.connection(execution_options={"isolation_level": isolation})
-            async with session.begin():
-                return await work(session)
+            return await work(session)
 
     try:
         return asyncio.run(run())
