@@ -7,6 +7,7 @@ import datetime as dt
 
 import click
 
+from api.core.audit.commands import logged_command
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.identity.cli import users_commands
 from api.core.settings import Zone
@@ -36,7 +37,9 @@ def seed_demo() -> None:
                 session, Clock(tz=settings.tz, now=dt.datetime.now(dt.UTC))
             )
 
-    made = asyncio.run(run())
-    click.echo(
-        f"reservation: {made} demo slots created" if made else "reservation: demo data present"
-    )
+    with logged_command(Zone.RESERVATION, "seed-demo") as entry:
+        made = asyncio.run(run())
+        entry.note(slots=made)
+        click.echo(
+            f"reservation: {made} demo slots created" if made else "reservation: demo data present"
+        )

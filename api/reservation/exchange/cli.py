@@ -16,6 +16,7 @@ import click
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.audit.commands import logged_command
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.errors import DomainError
 from api.core.settings import Zone, ZoneSettings
@@ -117,6 +118,31 @@ def import_eligibility_command(
 
     Importing an applied bundle again changes nothing and writes its receipt again.
     """
+    with logged_command(Zone.RESERVATION, "sync import-eligibility") as entry:
+        entry.note(dry_run=dry_run, force_gap=force_gap)
+        report, path = _import_eligibility(file, dry_run, force_gap, receipt_dir, key_dir)
+        entry.resource_ids.append(f"sequence={report.sequence}")
+        entry.note(
+            result=report.outcome,
+            mode=report.mode,
+            records=report.records,
+            new=report.new,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            revoked=report.revoked,
+            ignored_revocations=report.ignored_revocations,
+            bookings_left=report.bookings_left,
+            receipt=path is not None,
+        )
+        _echo_report(report)
+        if path is not None:
+            click.echo(f"receipt: {path}: carry it to the issuance zone")
+
+
+def _import_eligibility(
+    file: Path, dry_run: bool, force_gap: bool, receipt_dir: Path | None, key_dir: Path | None
+) -> tuple[EligibilityReport, Path | None]:
+    """Apply (or preview) the bundle and write its receipt; the receipt's path if written."""
     settings = zone_settings(Zone.RESERVATION)
     keys = _keys(settings, key_dir)
     password_key = load_booking_settings(settings).password_key
@@ -138,10 +164,9 @@ def import_eligibility_command(
         return report, await plan_receipt(session, bundle, counts)
 
     report, plan = _run(settings, work)
-    _echo_report(report)
-    if plan is not None:
-        path = write_receipt(plan, keys, receipt_dir or file.parent)
-        click.echo(f"receipt: {path}: carry it to the issuance zone")
+    if plan is None:
+        return report, None
+    return report, write_receipt(plan, keys, receipt_dir or file.parent)
 
 
 @reservation_sync_commands.command("export")
@@ -157,26 +182,35 @@ def import_eligibility_command(
 def export_command(full: bool, out: Path, key_dir: Path | None) -> None:
     """Write the next reservations bundle (delta since the last receipt, or full) and CSV."""
     settings = zone_settings(Zone.RESERVATION)
-    keys = _keys(settings, key_dir)
+    with logged_command(Zone.RESERVATION, "sync export") as entry:
+        entry.note(full=full)
+        keys = _keys(settings, key_dir)
 
-    async def work(session: AsyncSession) -> Any:
-        return await export_reservations(
-            session, keys, out, full=full, now=dt.datetime.now(settings.tz), tz=settings.tz
+        async def work(session: AsyncSession) -> Any:
+            return await export_reservations(
+                session, keys, out, full=full, now=dt.datetime.now(settings.tz), tz=settings.tz
+            )
+
+        try:
+            report = _run(settings, work, isolation="REPEATABLE READ")
+        except BaseException:
+            discard(out)
+            raise
+        report = publish(report)
+        entry.resource_ids.append(f"sequence={report.sequence}")
+        entry.note(
+            mode=report.mode,
+            base_sequence=report.base_sequence,
+            records=report.records,
+            csv=report.csv is not None,
         )
-
-    try:
-        report = _run(settings, work, isolation="REPEATABLE READ")
-    except BaseException:
-        discard(out)
-        raise
-    report = publish(report)
-    since = f" since {report.since.isoformat()}" if report.since else ""
-    click.echo(
-        f"{report.mode} reservations bundle {report.sequence}{since}: {report.records} records"
-    )
-    click.echo(f"bundle: {report.bundle}")
-    if report.csv:
-        click.echo(f"csv:    {report.csv}")
+        since = f" since {report.since.isoformat()}" if report.since else ""
+        click.echo(
+            f"{report.mode} reservations bundle {report.sequence}{since}: {report.records} records"
+        )
+        click.echo(f"bundle: {report.bundle}")
+        if report.csv:
+            click.echo(f"csv:    {report.csv}")
 
 
 @reservation_sync_commands.command("import-receipt")
@@ -185,11 +219,14 @@ def export_command(full: bool, out: Path, key_dir: Path | None) -> None:
 def import_receipt_command(file: Path, key_dir: Path | None) -> None:
     """Apply the issuance zone's receipt for reservations bundles."""
     settings = zone_settings(Zone.RESERVATION)
-    keys = _keys(settings, key_dir)
+    with logged_command(Zone.RESERVATION, "sync import-receipt") as entry:
+        keys = _keys(settings, key_dir)
 
-    async def work(session: AsyncSession) -> Any:
-        return await import_receipt(session, file, keys, now=dt.datetime.now(settings.tz))
+        async def work(session: AsyncSession) -> Any:
+            return await import_receipt(session, file, keys, now=dt.datetime.now(settings.tz))
 
-    report = _run(settings, work)
-    click.echo(report.message)
-    click.echo(msgspec.json.encode(report).decode())
+        report = _run(settings, work)
+        entry.resource_ids.append(f"sequence={report.sequence}")
+        entry.note(result=report.outcome, acknowledged=len(report.acknowledged))
+        click.echo(report.message)
+        click.echo(msgspec.json.encode(report).decode())

@@ -8,6 +8,7 @@ import datetime as dt
 import click
 from sqlalchemy import select
 
+from api.core.audit.commands import logged_command
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.errors import DomainError
 from api.core.settings import Zone
@@ -89,16 +90,26 @@ def generate(
                 reports.append((code, report))
         return reports
 
-    try:
-        reports = asyncio.run(run())
-    except DomainError as error:
-        click.echo(f"refused: {error.message}", err=True)
-        for booking in (error.details or {}).get("bookings", []):
-            click.echo(f"  {booking['confirmation_code']} {booking['starts_at']}", err=True)
-        raise SystemExit(1) from error
-    for code, report in reports:
-        click.echo(
-            f"{code}: {report.start}..{report.end} created {report.created}, "
-            f"changed {report.changed}, removed {report.removed}, emptied {report.emptied}, "
-            f"over capacity {len(report.over_capacity)}"
+    with logged_command(Zone.RESERVATION, "slots generate") as entry:
+        entry.note(first=first, last=end.date() if end else None, keep_over=keep_over_capacity)
+        try:
+            reports = asyncio.run(run())
+        except DomainError as error:
+            click.echo(f"refused: {error.message}", err=True)
+            for booking in (error.details or {}).get("bookings", []):
+                click.echo(f"  {booking['confirmation_code']} {booking['starts_at']}", err=True)
+            raise SystemExit(1) from error
+        entry.resource_ids.extend(f"location={code}" for code, _ in reports)
+        entry.note(
+            created=sum(report.created for _, report in reports),
+            changed=sum(report.changed for _, report in reports),
+            removed=sum(report.removed for _, report in reports),
+            emptied=sum(report.emptied for _, report in reports),
+            over_capacity=sum(len(report.over_capacity) for _, report in reports),
         )
+        for code, report in reports:
+            click.echo(
+                f"{code}: {report.start}..{report.end} created {report.created}, "
+                f"changed {report.changed}, removed {report.removed}, emptied {report.emptied}, "
+                f"over capacity {len(report.over_capacity)}"
+            )
