@@ -47,6 +47,15 @@ def has_control_character(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
+def without_control_characters(text: str) -> str:
+    """``text`` with each character of ``CONTROL_CHARACTERS`` replaced by a space.
+
+    For writers of free text typed by people (a memo): a reader refuses such a cell, so
+    one stray backspace would otherwise block a whole file.
+    """
+    return _CONTROL.sub(" ", text)
+
+
 def control_character_error(text: str) -> CellError | None:
     """The CellError (``value.control_character``) of a cell holding a control character."""
     found = _CONTROL.search(text)

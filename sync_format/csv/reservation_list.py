@@ -14,7 +14,11 @@ from typing import Any, BinaryIO
 import msgspec
 
 from sync_format.csv.dates import parse_date
-from sync_format.csv.normalize import normalize_id, normalize_reservation_id
+from sync_format.csv.normalize import (
+    normalize_id,
+    normalize_reservation_id,
+    without_control_characters,
+)
 from sync_format.csv.problems import CellError, Problem, ProblemCode
 from sync_format.csv.source import (
     AUTO,
@@ -143,15 +147,15 @@ def reservation_list_cells(row: ReservationListRow) -> list[str]:
         row.confirmation_code,
         row.reservation_id,
         row.location_code,
-        row.location_name,
+        without_control_characters(row.location_name),
         row.date.isoformat(),
         _format_time(row.start_time),
         _format_time(row.end_time),
         STATUS_TEXT[row.status],
         CHANNEL_TEXT[row.channel],
-        row.email or "",
+        without_control_characters(row.email or ""),
         COMPANION_SEPARATOR.join(row.companion_ids),
-        row.memo,
+        without_control_characters(row.memo),
         row.updated_at.isoformat(),
     ]
     return [neutralize_cell(cell) for cell in cells]

@@ -11,7 +11,9 @@ ReservationIdText = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 PasswordText = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 ShipmentText = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Memo = Annotated[str, msgspec.Meta(max_length=500)]
+# Line breaks and tabs are text; other C0 control characters are refused (no CSV reader
+# takes them back).
+Memo = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 SlotId = Annotated[int, msgspec.Meta(ge=1)]
 Share = Literal["online", "staff"]
 CancelReason = Annotated[str, msgspec.Meta(max_length=200)]

@@ -298,3 +298,20 @@ async def test_the_alarm_ends_with_the_attack_at_the_next_scrape(
     assert "madoguchi_resident_login_failures_per_minute 4.0" in during.text
     assert "madoguchi_resident_login_failure_alarm 0.0" in after.text
     assert "madoguchi_resident_login_failures_per_minute 0.0" in after.text
+
+
+async def test_a_memo_with_a_control_character_is_refused_but_line_breaks_are_kept(
+    client: AsyncTestClient[Litestar], places: Places
+) -> None:
+    slot = await places.add_slot("slot", slot_time(3), online=3)
+    await places.add_eligible(1)
+    headers = await log_in(client, 1)
+    refused = await client.post(
+        "/api/resident/booking", headers=headers, json={"slot_id": slot, "memo": "車椅子\x08"}
+    )
+    assert refused.status_code == 400, refused.text
+    booked = await client.post(
+        "/api/resident/booking", headers=headers, json={"slot_id": slot, "memo": "車椅子\n杖"}
+    )
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["memo"] == "車椅子\n杖"

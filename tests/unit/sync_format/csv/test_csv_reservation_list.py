@@ -247,3 +247,11 @@ def test_no_written_cell_starts_a_formula(memo: str) -> None:
     data = write([make_row(memo=memo)])
     record = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))[1]
     assert not record[11].startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_a_memo_with_a_control_character_is_written_so_that_the_list_reads_back() -> None:
+    data = write([make_row(memo="車椅子\x08で来庁\n二行目\t", location_name="本庁\x00舎")])
+    result = read_reservation_list(data)
+    assert result.problems == []
+    assert result.rows[0].memo == "車椅子 で来庁\n二行目\t"
+    assert result.rows[0].location_name == "本庁 舎"
