@@ -166,7 +166,9 @@ class CardImportController(Controller):
         """Validate every row; answer counts and every bad row. Nothing is applied yet."""
         try:
             chosen = bundled_profile(profile)
-        except (ProfileError, FileNotFoundError) as error:
+        except ProfileError as error:
+            raise UnknownProfile(str(error)) from None
+        except FileNotFoundError as error:
             raise UnknownProfile(f"import profile {profile!r}: {error}") from None
         folder = upload_folder(state)
         path, _ = await _receive(request, folder)

@@ -71,6 +71,7 @@ async def test_an_upload_naming_a_path_as_its_profile_is_refused(residents_clien
     error = response.json()["error"]
     assert error["code"] == "unknown_profile"
     assert "default, example-city, example-positional" in error["message"]
+    assert error["message"].count("import profile") == 1
 
 
 async def test_search_is_width_and_spacing_insensitive(residents_client: Client) -> None:
