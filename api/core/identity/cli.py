@@ -116,6 +116,8 @@ def _read_password(from_stdin: bool) -> str:
 
 def users_commands(zone: Zone) -> click.Group:
     """The ``users`` command group of a zone (mounted under ``madoguchi <zone>``)."""
+    # Imported here: the audit package's command log reaches the zone apps through zone_cli.
+    from api.core.audit.commands import logged_command  # noqa: PLC0415
 
     @click.group(name="users", help=f"Staff accounts of the {zone.value} zone.")
     def users() -> None:
@@ -154,14 +156,17 @@ def users_commands(zone: Zone) -> click.Group:
                 password=password,
             )
 
-        try:
-            run(work)
-        except DomainError as error:
-            details = error.details if isinstance(error.details, list) else []
-            click.echo(f"{zone.value}: {error.message}", err=True)
-            for detail in details:
-                click.echo(f"  - {detail}", err=True)
-            sys.exit(1)
+        with logged_command(zone, "users create-admin") as entry:
+            entry.resource_ids.append(login_id)
+            try:
+                run(work)
+            except DomainError as error:
+                entry.outcome = "refused"
+                details = error.details if isinstance(error.details, list) else []
+                click.echo(f"{zone.value}: {error.message}", err=True)
+                for detail in details:
+                    click.echo(f"  - {detail}", err=True)
+                sys.exit(1)
         click.echo(f"{zone.value}: administrator {login_id} created")
 
     @users.command(name="unlock")
@@ -172,9 +177,12 @@ def users_commands(zone: Zone) -> click.Group:
         async def work(session: AsyncSession, _: ZoneSettings) -> bool:
             return await unlock_account(session, zone_tables(zone), login_id)
 
-        if not run(work):
-            click.echo(f"{zone.value}: no account {login_id}", err=True)
-            sys.exit(1)
+        with logged_command(zone, "users unlock") as entry:
+            entry.resource_ids.append(login_id)
+            if not run(work):
+                entry.outcome = "refused"
+                click.echo(f"{zone.value}: no account {login_id}", err=True)
+                sys.exit(1)
         click.echo(f"{zone.value}: {login_id} unlocked")
 
     return users

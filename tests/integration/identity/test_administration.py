@@ -8,6 +8,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import asyncpg
 import pytest
 from click.testing import CliRunner
 
@@ -188,3 +189,16 @@ async def test_create_admin_bootstraps_an_administrator_with_a_chosen_password(
     assert login.status_code == 200
     assert login.json()["password_change_required"] is False
     assert set(login.json()["permissions"]) == {"settings.manage", "users.manage"}
+    # Each run of the command is in the zone's access log, with how it ended.
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(
+            "SELECT outcome, actor_kind, resource_ids FROM access_log "
+            "WHERE route = $1 ORDER BY sequence",
+            f"madoguchi {zone.value} users create-admin",
+        )
+    finally:
+        await connection.close()
+    assert [row["outcome"] for row in rows] == ["refused", "success", "refused"]
+    assert {row["actor_kind"] for row in rows} == {"cli"}
+    assert all("chief" in row["resource_ids"] for row in rows)
