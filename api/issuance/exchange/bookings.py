@@ -241,6 +241,20 @@ async def _move_progress(
                 )
             )
             report.reserved += 1
+        elif (
+            location_code is not None
+            and phase is Phase.RESERVED
+            and location_code != card.location_code
+        ):
+            # The booking moved to another location: the card is to be handed over there.
+            changes.append(
+                ProgressChange(
+                    reservation_id=card.reservation_id,
+                    action=Action.RESERVED,
+                    location_code=location_code,
+                    reason="booking moved to another location",
+                )
+            )
         elif location_code is None and phase is Phase.RESERVED:
             changes.append(
                 ProgressChange(

@@ -49,7 +49,8 @@ _ALLOWED_FROM: Final[dict[Action, frozenset[Phase]]] = {
     Action.PRESETUP_DONE: frozenset({Phase.IMPORTED}),
     Action.PRESETUP_FAILED: frozenset({Phase.IMPORTED}),
     Action.NOTICE_PRINTED: frozenset({Phase.PRESETUP_DONE, Phase.NOTICE_SENT}),
-    Action.RESERVED: frozenset({Phase.PRESETUP_DONE, Phase.NOTICE_SENT}),
+    # From reserved too: the booking moved to another location (the event carries it).
+    Action.RESERVED: frozenset({Phase.PRESETUP_DONE, Phase.NOTICE_SENT, Phase.RESERVED}),
     Action.RESERVATION_CANCELLED: frozenset({Phase.RESERVED}),
     # A card may be handed over to a walk-in visitor without a booking.
     Action.ISSUED: READY_PHASES,
@@ -98,8 +99,6 @@ def _refusal(phase: Phase, action: Action) -> TransitionRefused:
         )
     if action is Action.RESERVATION_CANCELLED:
         return TransitionRefused("not_reserved", f"the card is not reserved (phase {phase.value})")
-    if action is Action.RESERVED:
-        return TransitionRefused("already_reserved", "the card is already reserved")
     return TransitionRefused(
         "illegal_transition", f"{action.value} is not allowed in phase {phase.value}"
     )

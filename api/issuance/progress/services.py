@@ -81,12 +81,16 @@ def utc_now() -> dt.datetime:
 
 
 async def locked_cards(session: AsyncSession, reservation_ids: list[str]) -> dict[str, Any]:
-    """Lock the cards' resident rows; map reservation ID to ``(id, reservation_id, phase)``."""
+    """Lock the cards' resident rows; map reservation ID to the card's row.
+
+    Each row has ``id``, ``reservation_id``, ``phase`` and ``location_code``.
+    """
     statement = (
         select(
             Resident.id,
             Resident.reservation_id,
             func.coalesce(CardProgress.phase, Phase.IMPORTED.value).label("phase"),
+            CardProgress.location_code,
         )
         .outerjoin(CardProgress, CardProgress.resident_id == Resident.id)
         .where(Resident.reservation_id == any_of(reservation_ids))

@@ -13,7 +13,7 @@ from api.issuance.exchange.eligibility import ExchangeRefused
 from api.issuance.exchange.models import Booking, ReservationImport
 from api.issuance.exchange.reservations import import_reservation_bundle, import_reservation_csv
 from api.issuance.models import Resident
-from api.issuance.progress.models import CardProgress
+from api.issuance.progress.models import CardProgress, ProgressEvent
 from api.issuance.progress.queries import CardFilter, list_cards, phase_counts
 from api.issuance.progress.rules import Action, Phase
 from api.issuance.progress.services import verify_progress
@@ -49,11 +49,12 @@ def _booking(
     status: str = "booked",
     companions: tuple[str, ...] = (),
     updated: int = 0,
+    location_code: str = "city-hall",
 ) -> ReservationRecord:
     return ReservationRecord(
         confirmation_code=code,
         reservation_id=reservation_id,
-        location_code="city-hall",
+        location_code=location_code,
         start=START,
         end=START + dt.timedelta(minutes=15),
         status=status,  # type: ignore[arg-type]
@@ -302,6 +303,33 @@ async def test_reserved_cards_carry_the_location_of_their_booking(
         offset=0,
     )
     assert [card.reservation_id for card in reserved.items] == [r.reservation_id for r in residents]
+
+
+async def test_a_booking_moved_to_another_location_moves_its_card_with_an_event(
+    issuance_session: AsyncSession, zones: Zones
+) -> None:
+    residents = await add_residents(issuance_session, 1)
+    await advance(issuance_session, residents, Action.PRESETUP_DONE)
+    rid = residents[0].reservation_id
+    await zones.load(issuance_session, zones.bundle([_booking("K0000001", rid)], sequence=1))
+    moved = _booking("K0000001", rid, location_code="kita", updated=5)
+    await zones.load(
+        issuance_session,
+        zones.bundle([moved], sequence=2, mode="delta", base_sequence=1),
+    )
+
+    stored = await issuance_session.execute(select(CardProgress.phase, CardProgress.location_code))
+    assert [tuple(row) for row in stored] == [("reserved", "kita")]
+    events = await issuance_session.execute(
+        select(ProgressEvent.action, ProgressEvent.location_code).order_by(ProgressEvent.id)
+    )
+    assert [tuple(row) for row in events] == [
+        ("presetup_done", None),
+        ("reserved", "city-hall"),
+        ("reserved", "kita"),
+    ]
+    assert (await phase_counts(issuance_session, "city-hall")).total == 0
+    assert (await phase_counts(issuance_session, "kita")).counts["reserved"] == 1
 
 
 def _list_row(reservation_id: str, **changes: object) -> ReservationListRow:

@@ -22,6 +22,8 @@ LEGAL = {
     (Phase.NOTICE_SENT, Action.NOTICE_PRINTED): Phase.NOTICE_SENT,
     (Phase.PRESETUP_DONE, Action.RESERVED): Phase.RESERVED,
     (Phase.NOTICE_SENT, Action.RESERVED): Phase.RESERVED,
+    # The booking moved to another location.
+    (Phase.RESERVED, Action.RESERVED): Phase.RESERVED,
     (Phase.RESERVED, Action.RESERVATION_CANCELLED): Phase.NOTICE_SENT,
     (Phase.PRESETUP_DONE, Action.ISSUED): Phase.ISSUED,
     (Phase.NOTICE_SENT, Action.ISSUED): Phase.ISSUED,
