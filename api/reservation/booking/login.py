@@ -143,6 +143,14 @@ _HIT_AND_ATTEMPT = _attempt(hit=True, booking=False)
 # The same with the login answer's booking.
 _ATTEMPT_WITH_BOOKING = _attempt(hit=False, booking=True)
 _HIT_AND_ATTEMPT_WITH_BOOKING = _attempt(hit=True, booking=True)
+_LOCKED_UNTIL = Statement(
+    text(
+        "SELECT coalesce(e.locked_until, u.locked_until) "
+        "FROM (SELECT CAST(:rid AS varchar) AS rid) AS q "
+        "LEFT JOIN eligibilities AS e ON e.reservation_id = q.rid "
+        "LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid"
+    )
+)
 _RESET = Statement(
     text(
         "UPDATE eligibilities SET failed_logins = 0, locked_until = NULL "
@@ -210,10 +218,12 @@ async def check_password(
         metrics.count_login(Outcome.RATE_LIMITED)
         return PasswordCheck(outcome=Outcome.RATE_LIMITED, reservation_id=rid)
     if not row.counted:
-        # Locked: this attempt's password is not even compared.
+        # Locked: this attempt's password is not even compared. The statement's snapshot
+        # may predate the lock (set by an attempt it waited for): read the lock as it is.
+        locked_until = await db.scalar(_LOCKED_UNTIL, {"rid": rid})
         metrics.count_login(Outcome.LOCKED_OUT)
         return PasswordCheck(
-            outcome=Outcome.LOCKED_OUT, reservation_id=rid, locked_until=row.locked_until
+            outcome=Outcome.LOCKED_OUT, reservation_id=rid, locked_until=locked_until
         )
     if password_matches(settings.password_key, rid, password, row.password_verifier):
         await db.execute(_RESET, {"rid": rid})

@@ -70,6 +70,9 @@ async def test_parallel_guesses_get_no_more_comparisons_than_the_lockout_allows(
         rid(1),
     )
     assert (rows[0]["failed_logins"], rows[0]["locked"]) == (settings.lockout_threshold, True)
+    # Every locked-out answer says until when, though most were decided in parallel.
+    locked = [check for check in checks if check.outcome is Outcome.LOCKED_OUT]
+    assert all(check.locked_until is not None for check in locked)
     outcomes = Counter(check.outcome for check in checks)
     assert outcomes == {
         Outcome.FAILED: settings.lockout_threshold - 1,
