@@ -24,7 +24,7 @@ _PRUNE_ONE_IN: Final = 500
 
 # The start of the fixed window ``now()`` falls in (``:window`` seconds long).
 _WINDOW_START: Final = "to_timestamp(floor(extract(epoch FROM now()) / :window) * :window)"
-# Also the first part of the login's look-up statement (``login._HIT_AND_LOOK_UP``).
+# Also the first part of the login's attempt statement (``login._HIT_AND_ATTEMPT``).
 HIT_SQL: Final = f"""
     INSERT INTO login_throttles (key, window_start, hits)
     VALUES (:key, {_WINDOW_START}, 1)
