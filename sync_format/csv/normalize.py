@@ -11,7 +11,10 @@ import re
 import unicodedata
 from typing import Final
 
+import msgspec
+
 from sync_format.csv.problems import CellError, ProblemCode
+from sync_format.v1.records import LocationCode
 
 # C0 control characters no cell may hold, as the body of a regular-expression class that
 # Python's re and Rust's regex (the polars path) read alike. PostgreSQL text cannot store
@@ -122,6 +125,25 @@ def is_reservation_id(text: str) -> bool:
         and text[:3] == text[:3].upper()
         and text[4:].isdigit()
     )
+
+
+def normalize_location_code(text: str) -> str:
+    """Return a 交付場所コード in the form the v1 schema carries it, or raise CellError.
+
+    Trimmed, full-width letters and digits made ASCII, hyphen variants made ``-``; the case
+    is kept: the reservation zone defines the codes, so ``city-hall`` stays ``city-hall``.
+    Every reader of a location code uses this, so a code means one location whatever the
+    file it came from; a code already valid in a bundle comes out unchanged.
+    """
+    value = text.strip()
+    if not value.isascii():
+        value = value.translate(_ID_TABLE).strip()
+    if not value:
+        raise CellError(_MISSING, ProblemCode.REQUIRED)
+    try:
+        return msgspec.convert(value, LocationCode)
+    except msgspec.ValidationError:
+        raise CellError("not a location code: 1 to 32 letters, digits, '_' or '-'") from None
 
 
 def normalize_digits(text: str, length: int, what: str) -> str:

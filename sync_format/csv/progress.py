@@ -10,7 +10,11 @@ from collections.abc import Mapping
 import msgspec
 
 from sync_format.csv.dates import parse_date
-from sync_format.csv.normalize import normalize_reservation_id, normalize_text, to_ascii_width
+from sync_format.csv.normalize import (
+    normalize_location_code,
+    normalize_reservation_id,
+    normalize_text,
+)
 from sync_format.csv.problems import CellError, Problem, ProblemCode
 from sync_format.csv.source import (
     AUTO,
@@ -21,7 +25,6 @@ from sync_format.csv.source import (
     open_text,
     unreadable,
 )
-from sync_format.v1.records import LocationCode
 
 PROGRESS_COLUMNS: dict[str, str] = {
     "製造管理番号": "reservation_id",
@@ -87,13 +90,7 @@ class ProgressResult(msgspec.Struct, kw_only=True):
 
 def _parse_location_code(raw: str) -> str | None:
     """A 交付場所コード as the v1 schema allows it (and the database holds), None if blank."""
-    value = to_ascii_width(raw).strip()
-    if not value:
-        return None
-    try:
-        return msgspec.convert(value, LocationCode)
-    except msgspec.ValidationError:
-        raise CellError("not a location code: 1 to 32 letters, digits, '_' or '-'") from None
+    return normalize_location_code(raw) if raw.strip() else None
 
 
 def _parse_row(

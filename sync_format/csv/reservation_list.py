@@ -16,6 +16,7 @@ import msgspec
 from sync_format.csv.dates import parse_date
 from sync_format.csv.normalize import (
     normalize_id,
+    normalize_location_code,
     normalize_reservation_id,
     without_control_characters,
 )
@@ -33,7 +34,7 @@ from sync_format.csv.source import (
     open_text,
     unreadable,
 )
-from sync_format.v1.records import ConfirmationCode, LocationCode
+from sync_format.v1.records import ConfirmationCode
 
 
 class ReservationStatus(enum.StrEnum):
@@ -238,16 +239,6 @@ def _parse_confirmation_code(raw: str) -> str:
         raise CellError("not a confirmation code: 4 to 16 letters or digits") from None
 
 
-def _parse_location_code(raw: str) -> str:
-    value = normalize_id(raw)
-    if not value:
-        raise CellError("required value is missing", ProblemCode.REQUIRED)
-    try:
-        return msgspec.convert(value, LocationCode)
-    except msgspec.ValidationError:
-        raise CellError("not a location code: 1 to 32 letters, digits, '_' or '-'") from None
-
-
 def _parse_email(raw: str) -> str | None:
     value = raw.strip()
     if value and "@" not in value:
@@ -273,7 +264,7 @@ def _lookup(table: dict[str, Any], what: str) -> Any:
 _PARSERS: dict[str, Any] = {
     "confirmation_code": _parse_confirmation_code,
     "reservation_id": normalize_reservation_id,
-    "location_code": _parse_location_code,
+    "location_code": normalize_location_code,
     "location_name": _parse_required_text,
     "date": parse_date,
     "start_time": _parse_time,
