@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.identity.guards import PERMISSION, principal_of
+from api.core.identity.guards import PERMISSION
 from api.core.identity.permissions import Permission
 from api.issuance.locations.schemas import (
     CounterLocationInput,
@@ -21,6 +21,7 @@ from api.issuance.locations.schemas import (
     CounterLocationRead,
 )
 from api.issuance.locations.services import CounterLocationService, location_schema
+from api.issuance.progress.controllers import actor_of
 
 # Which places residents are sent to is a setting of the city, like the places of the
 # reservation zone: administrators keep it.
@@ -30,11 +31,6 @@ SETTINGS_MANAGE: Final = {PERMISSION: Permission.SETTINGS_MANAGE.value}
 async def provide_locations(db_session: NamedDependency[AsyncSession]) -> CounterLocationService:
     """The counter location service on the request's session."""
     return CounterLocationService(session=db_session)
-
-
-def _staff(request: Request[Any, Any, Any]) -> str:
-    principal = principal_of(request)
-    return principal.name if principal is not None else "anonymous"
 
 
 class CounterLocationController(Controller):
@@ -60,7 +56,7 @@ class CounterLocationController(Controller):
         data: JSONBody[CounterLocationInput],
     ) -> CounterLocationRead:
         """Add a location (201); a code the zone knows already is refused (409)."""
-        return location_schema(await locations.add(data, staff=_staff(request)))
+        return location_schema(await locations.add(data, staff=actor_of(request)))
 
     @patch("/{code:str}", opt=SETTINGS_MANAGE, summary="Change a counter location")
     async def update_location(
@@ -72,7 +68,7 @@ class CounterLocationController(Controller):
         data: JSONBody[CounterLocationPatch],
     ) -> CounterLocationRead:
         """Change name, address or ``active``; reservation imports no longer rename it."""
-        return location_schema(await locations.change(code, data, staff=_staff(request)))
+        return location_schema(await locations.change(code, data, staff=actor_of(request)))
 
 
 def locations_route_handlers() -> list[ControllerRouterHandler]:

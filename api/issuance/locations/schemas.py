@@ -8,8 +8,8 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
-# The codes the reservation zone's bookings carry (交付場所コード), as progress stores them.
-LocationCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z_-]{1,32}$")]
+from sync_format.v1.records import LocationCode
+
 LocationName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Address = Annotated[str, msgspec.Meta(max_length=200)]
 
@@ -17,7 +17,7 @@ Address = Annotated[str, msgspec.Meta(max_length=200)]
 class CounterLocationInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A new counter location; listed on letters unless ``active`` is false."""
 
-    code: LocationCode
+    code: LocationCode  # the v1 schema's: the 交付場所コード bookings carry, case kept
     name: LocationName
     address: Address = ""
     active: bool = True
