@@ -19,6 +19,7 @@ import click
 from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.audit.commands import cli_staff
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.identity.cli import create_account_with_role, zone_tables
 from api.core.identity.permissions import ADMINISTRATOR_PERMISSIONS, ZONE_PERMISSIONS
@@ -28,7 +29,6 @@ from api.issuance.demo_data import generate_residents
 from api.issuance.exchange.models import CounterLocation
 from api.issuance.locations.schemas import CounterLocationInput
 from api.issuance.locations.services import CounterLocationService
-from api.issuance.progress.cli import cli_actor
 from api.reservation.demo import DEMO_LOCATIONS
 from sync_format.keys import PUBLIC_KEYS_FILE
 
@@ -116,7 +116,7 @@ async def seed_issuance_locations(session: AsyncSession, *, actor: str) -> int:
 async def _create_issuance_locations(url: str) -> int:
     config = create_sqlalchemy_config(Zone.ISSUANCE, url, null_pool=True)
     async with config.get_session() as session, session.begin():
-        return await seed_issuance_locations(session, actor=cli_actor())
+        return await seed_issuance_locations(session, actor=cli_staff())
 
 
 def seed_demo() -> Path:

@@ -12,7 +12,7 @@ import click
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.audit.commands import cli_staff, logged_command
+from api.core.audit.commands import logged_command
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.errors import DomainError
 from api.core.settings import Zone
@@ -21,11 +21,6 @@ from api.issuance.progress.schemas import Mismatch, ProgressReport
 from api.issuance.progress.services import import_results, verify_progress
 
 T = TypeVar("T")
-
-
-def cli_actor() -> str:
-    """Who runs a command, as services record staff (``cli:<user>``; see audit.commands)."""
-    return cli_staff()
 
 
 def run_in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -9,9 +9,9 @@ import msgspec
 
 from api.issuance.progress.rules import Action, Phase
 from sync_format.csv import Problem
+from sync_format.v1.records import LocationCode
 
 ReservationId = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Z]{3}-?[0-9]{6}$")]
-LocationCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z_-]{1,32}$")]
 Reason = Annotated[str, msgspec.Meta(max_length=500)]
 # Actions staff record by hand; bookings move progress through the reservation import only.
 StaffAction = Literal[
