@@ -1,8 +1,8 @@
 """Settings read once from the environment (and an optional ``.env``), validated at start.
 
 Every setting has one environment variable; the README's configuration table lists them
-all (``madoguchi settings`` prints it). A bad value stops start-up with a
-:class:`SettingsError` that names the variable.
+all (``madoguchi settings`` prints it). A bad value, or values that cannot work together,
+stop start-up with a :class:`SettingsError` that names the variable to set.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class ZoneSettings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str
     staff_networks: tuple[Network, ...]
     trusted_proxies: tuple[Network, ...]
+    certificate_proxies: tuple[Network, ...]
     require_registered_terminal: bool
     # Shared (variables prefixed MADOGUCHI_).
     var_dir: Path
@@ -265,15 +266,28 @@ def _common_zone_settings(zone: Zone) -> tuple[Setting, ...]:
             LOOPBACK_PROXIES,
             "Addresses (CIDR, comma-separated) of the reverse proxy whose `X-Forwarded-For` "
             "(its last entry) names the client, for the staff networks, the login rate limit "
-            "and the access log, and whose client-certificate header is believed. The default "
-            "trusts a proxy on this host; a request without the header counts by its own address.",
+            "and the access log. The default trusts a proxy on this host; a request without the "
+            "header counts by its own address. The terminal-certificate header is another "
+            f"matter: see `{prefix}_CERTIFICATE_PROXIES`.",
             "trusted_proxies",
+            _networks,
+        ),
+        Setting(
+            f"{prefix}_CERTIFICATE_PROXIES",
+            "",
+            "Addresses (CIDR, comma-separated) of the TLS proxy that checks terminal "
+            "certificates, whose `MADOGUCHI_TERMINAL_CERTIFICATE_HEADER` names the terminal; "
+            "empty = the header is never believed. Only a proxy that overwrites the header on "
+            "every request belongs here: whatever connects from these addresses can claim any "
+            f"registered terminal. Needed by `{prefix}_REQUIRE_REGISTERED_TERMINAL`.",
+            "certificate_proxies",
             _networks,
         ),
         Setting(
             f"{prefix}_REQUIRE_REGISTERED_TERMINAL",
             "false",
-            "Accept staff requests only from terminals with a registered certificate.",
+            "Accept staff requests only from terminals with a registered certificate, as "
+            f"`{prefix}_CERTIFICATE_PROXIES` name them (start-up fails while it is empty).",
             "require_registered_terminal",
             _typed(bool),
         ),
@@ -444,7 +458,22 @@ def load_settings(
     for setting in COMMON_SETTINGS + _zone_settings(zone):
         raw = env.get(setting.variable, setting.default).strip()
         values[setting.field] = setting.parse(setting.variable, raw)
-    return ZoneSettings(**values)
+    settings = ZoneSettings(**values)
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: ZoneSettings) -> None:
+    """Refuse settings that are each valid but cannot work together, naming what to set."""
+    prefix = settings.zone.value.upper()
+    if settings.require_registered_terminal and not settings.certificate_proxies:
+        message = (
+            f"{prefix}_REQUIRE_REGISTERED_TERMINAL=true needs {prefix}_CERTIFICATE_PROXIES, "
+            "the address of the TLS proxy that passes terminal certificates (127.0.0.1/32 for "
+            "nginx on this host, see deploy/README.md): without it no terminal is ever "
+            "recognised and every staff request is refused"
+        )
+        raise SettingsError(message)
 
 
 @functools.cache

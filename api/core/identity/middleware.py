@@ -98,7 +98,7 @@ class StaffAuthenticationMiddleware(ASGIMiddleware):
         fingerprint = presented_fingerprint(
             request.scope,
             header=settings.terminal_certificate_header,
-            trusted_proxies=settings.trusted_proxies,
+            certificate_proxies=settings.certificate_proxies,
         )
         terminal = await terminals.active_by_fingerprint(fingerprint) if fingerprint else None
         if terminal is None and settings.require_registered_terminal:

@@ -49,10 +49,10 @@ def peer_address(scope: Scope) -> str | None:
     return client[0] if client else None
 
 
-def from_trusted_proxy(scope: Scope, trusted_proxies: tuple[Network, ...]) -> bool:
-    """Whether the connection comes from the TLS proxy whose headers are believed."""
+def from_proxy(scope: Scope, proxies: tuple[Network, ...]) -> bool:
+    """Whether the connection comes from one of ``proxies`` (judged by the peer's address)."""
     peer = peer_address(scope)
-    return peer is not None and _within(_address(peer), trusted_proxies)
+    return peer is not None and _within(_address(peer), proxies)
 
 
 def client_address(scope: Scope, trusted_proxies: tuple[Network, ...]) -> str | None:
@@ -62,7 +62,7 @@ def client_address(scope: Scope, trusted_proxies: tuple[Network, ...]) -> str | 
     earlier entries come from the client and could be forged.
     """
     peer = peer_address(scope)
-    if not from_trusted_proxy(scope, trusted_proxies):
+    if not from_proxy(scope, trusted_proxies):
         return peer
     forwarded = dict(scope["headers"]).get(_FORWARDED_FOR, b"").decode("latin-1")
     last = forwarded.rsplit(",", maxsplit=1)[-1].strip()
@@ -75,13 +75,16 @@ def address_allowed(address: str | None, staff_networks: tuple[Network, ...]) ->
 
 
 def presented_fingerprint(
-    scope: Scope, *, header: str, trusted_proxies: tuple[Network, ...]
+    scope: Scope, *, header: str, certificate_proxies: tuple[Network, ...]
 ) -> str | None:
-    """The terminal certificate's fingerprint, read only from requests of a trusted proxy.
+    """The terminal certificate's fingerprint, read only from requests of a certificate proxy.
 
-    From any other address the header is ignored: anyone can send it.
+    ``certificate_proxies`` is the zone's ``CERTIFICATE_PROXIES``, not its
+    ``TRUSTED_PROXIES``: being believed about the client's address is not being believed
+    about which terminal it is. From any other address the header is ignored: anyone can
+    send it, and fingerprints are no secret (they come from public certificates).
     """
-    if not header or not from_trusted_proxy(scope, trusted_proxies):
+    if not header or not from_proxy(scope, certificate_proxies):
         return None
     raw = dict(scope["headers"]).get(header.lower().encode("latin-1"))
     return canonical_fingerprint(raw.decode("latin-1")) if raw else None

@@ -300,6 +300,7 @@ def issuance_server(
         tmp_path_factory.mktemp("issuance-server"),
         {
             "ISSUANCE_TRUSTED_PROXIES": "127.0.0.1/32",
+            "ISSUANCE_CERTIFICATE_PROXIES": "127.0.0.1/32",
             "ISSUANCE_STAFF_NETWORKS": "127.0.0.1/32",
             "ISSUANCE_REQUIRE_REGISTERED_TERMINAL": "true",
         },
@@ -310,13 +311,18 @@ def issuance_server(
 def reservation_server(
     reservation_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ZoneServer]:
-    """One reservation replica; its own login limit is off, so a 429 can only be nginx's."""
+    """One reservation replica; its own login limit is off, so a 429 can only be nginx's.
+
+    It believes fingerprints from loopback (as it would behind a proxy that checks terminal
+    certificates), so that only reservation.conf stands between a client and the check.
+    """
     yield from _serve(
         Zone.RESERVATION,
         reservation_database,
         tmp_path_factory.mktemp("reservation-server"),
         {
             "RESERVATION_TRUSTED_PROXIES": "127.0.0.1/32",
+            "RESERVATION_CERTIFICATE_PROXIES": "127.0.0.1/32",
             "RESERVATION_STAFF_NETWORKS": "127.0.0.1/32",
             "RESERVATION_REQUIRE_REGISTERED_TERMINAL": "true",
             "RESERVATION_LOGIN_RATE_LIMIT": "0",

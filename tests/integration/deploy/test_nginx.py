@@ -142,7 +142,7 @@ async def test_a_fingerprint_header_sent_by_a_client_never_reaches_the_zone(
         headers.append((FINGERPRINT_HEADER.lower(), fingerprint))
     async with _client(issuance_proxy, pki) as client:
         through_nginx = await client.get("/api/staff/me", headers=headers)
-    # The same header straight from loopback (the trusted proxy's address) is believed: so
+    # The same header straight from loopback (ISSUANCE_CERTIFICATE_PROXIES) is believed: so
     # only nginx stands between a client and the terminal check.
     async with httpx.AsyncClient(base_url=issuance_server.url) as direct:
         behind_nginx = await direct.get("/api/staff/me", headers=headers)

@@ -150,32 +150,34 @@ FINGERPRINT = "ab" * 32
 HEADER = "x-client-certificate-fingerprint"
 
 
+async def _register_terminal(session: Any) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO staff_terminals (name, fingerprint, active, created_at, updated_at) "
+            "VALUES ('counter-1', :fingerprint, true, now(), now())"
+        ),
+        {"fingerprint": FINGERPRINT},
+    )
+
+
 async def test_unregistered_terminals_are_refused_and_the_header_counts_only_from_the_proxy(
     staff_app_factory: StaffAppFactory,
 ) -> None:
     app = await staff_app_factory(
         Zone.RESERVATION,
         RESERVATION_REQUIRE_REGISTERED_TERMINAL="true",
-        RESERVATION_TRUSTED_PROXIES="127.0.0.1/32",
+        RESERVATION_TRUSTED_PROXIES="127.0.0.1/32,10.2.3.4/32",
+        RESERVATION_CERTIFICATE_PROXIES="127.0.0.1/32",
         RESERVATION_STAFF_NETWORKS="127.0.0.0/8,10.0.0.0/8",
     )
     await app.make_account("admin", permissions=("users.manage",))
-
-    async def register(session: Any) -> None:
-        await session.execute(
-            text(
-                "INSERT INTO staff_terminals (name, fingerprint, active, created_at, updated_at) "
-                "VALUES ('counter-1', :fingerprint, true, now(), now())"
-            ),
-            {"fingerprint": FINGERPRINT},
-        )
-
-    await app.run(register)
+    await app.run(_register_terminal)
     via_proxy = {HEADER: ":".join(["AB"] * 32)}
 
     unregistered = await app.login("admin", headers={HEADER: "cd" * 32})
     no_header = await app.login("admin")
-    # The same (registered) fingerprint from a machine that is not the proxy: ignored.
+    # The same (registered) fingerprint from a machine that is not the certificate proxy:
+    # ignored, even though it is trusted for X-Forwarded-For.
     spoofed = await app.login("admin", headers={**via_proxy, "x-test-peer": "10.2.3.4"})
     registered = await app.login("admin", headers=via_proxy)
 
@@ -186,6 +188,26 @@ async def test_unregistered_terminals_are_refused_and_the_header_counts_only_fro
     entries = await app.log_entries()
     assert sum(e["outcome"] == "refused_terminal" for e in entries) == 3
     assert any(e["outcome"] == "login_succeeded" and e["terminal"] == "counter-1" for e in entries)
+
+
+async def test_by_default_a_local_process_cannot_claim_a_registered_terminal(
+    staff_app: StaffApp,
+) -> None:
+    # Loopback is a trusted proxy by default (nginx on this host), so the header below comes
+    # from an address whose X-Forwarded-For is believed: its fingerprint is not, until the
+    # zone's CERTIFICATE_PROXIES say so.
+    await staff_app.make_account("tanaka", permissions=("audit.read",))
+    await staff_app.run(_register_terminal)
+    claimed = {HEADER: FINGERPRINT, "x-test-peer": "127.0.0.1"}
+
+    login = await staff_app.login("tanaka", headers=claimed)
+    probe = await staff_app.client.get("/test/probe/audit.read", headers=claimed)
+
+    assert login.status_code == 200, login.text
+    assert probe.status_code == 200, probe.text
+    entries = await staff_app.log_entries()
+    assert entries
+    assert [e["terminal"] for e in entries] == [None] * len(entries), entries
 
 
 async def test_csrf_is_required_for_cookie_authenticated_posts(issuance_app: StaffApp) -> None:

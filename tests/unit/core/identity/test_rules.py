@@ -30,6 +30,7 @@ from api.core.identity.terminals import (
     address_allowed,
     canonical_fingerprint,
     client_address,
+    from_proxy,
     presented_fingerprint,
 )
 from api.core.identity.totp import new_totp_secret, totp_matches
@@ -202,26 +203,54 @@ def test_by_default_a_loopback_proxy_is_believed_and_its_client_judged(zone: Zon
     assert address_allowed(direct, rules.staff_networks)
 
 
-def test_fingerprints_are_read_only_from_the_proxy() -> None:
+def test_fingerprints_are_read_only_from_the_certificate_proxy() -> None:
     raw = "AB:" * 31 + "AB"
     header = "X-Client-Certificate-Fingerprint"
-    trusted = settings(ISSUANCE_TRUSTED_PROXIES="10.9.9.9/32").trusted_proxies
+    rules = settings(
+        ISSUANCE_TRUSTED_PROXIES="10.9.9.0/24", ISSUANCE_CERTIFICATE_PROXIES="10.9.9.9/32"
+    )
 
     assert canonical_fingerprint(raw) == "ab" * 32
     assert canonical_fingerprint("not-hex" * 10) is None
     assert canonical_fingerprint("abcd") is None
     assert (
         presented_fingerprint(
-            scope("10.9.9.9", {header: raw}), header=header, trusted_proxies=trusted
+            scope("10.9.9.9", {header: raw}),
+            header=header,
+            certificate_proxies=rules.certificate_proxies,
         )
         == "ab" * 32
     )
-    assert (
-        presented_fingerprint(
-            scope("10.1.2.3", {header: raw}), header=header, trusted_proxies=trusted
+    # A trusted proxy for X-Forwarded-For is not, for that, believed about terminals.
+    for peer in ("10.9.9.8", "10.1.2.3"):
+        assert (
+            presented_fingerprint(
+                scope(peer, {header: raw}),
+                header=header,
+                certificate_proxies=rules.certificate_proxies,
+            )
+            is None
         )
-        is None
-    )
+
+
+@pytest.mark.parametrize("zone", list(Zone), ids=lambda zone: zone.value)
+def test_by_default_no_address_is_believed_about_terminals_not_even_loopback(zone: Zone) -> None:
+    # Loopback is a trusted proxy by default (for X-Forwarded-For), but any local process can
+    # connect from it, and fingerprints come from public certificates.
+    rules = load_settings(zone, {"MADOGUCHI_VAR_DIR": "/tmp"})
+    header = rules.terminal_certificate_header
+
+    assert rules.certificate_proxies == ()
+    for peer in ("127.0.0.1", "::1"):
+        assert from_proxy(scope(peer), rules.trusted_proxies)
+        assert (
+            presented_fingerprint(
+                scope(peer, {header: "ab" * 32}),
+                header=header,
+                certificate_proxies=rules.certificate_proxies,
+            )
+            is None
+        )
 
 
 def test_totp_codes() -> None:
