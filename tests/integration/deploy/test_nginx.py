@@ -2,7 +2,8 @@
 
 The issuance proxy must pass a terminal's certificate fingerprint only when the city's
 terminal CA vouches for it, never one a client wrote itself; the reservation proxy must
-balance to its replicas, pass no fingerprint at all, and hold back password floods.
+balance to its replicas, pass no fingerprint at all, hold back password floods, and let
+only eligibility bundles past the zone's default 10 MB.
 """
 
 from __future__ import annotations
@@ -288,6 +289,28 @@ async def test_reservation_proxy_passes_no_client_fingerprint(
     assert through_nginx.status_code == 403
     assert _message(through_nginx) == TERMINAL_REFUSED
     assert behind_nginx.status_code == 401
+
+
+async def test_only_the_eligibility_upload_may_exceed_the_reservation_zone_body_limit(
+    reservation_proxy: Proxy, pki: Pki
+) -> None:
+    # Over Litestar's default of 10 MB, as a large city's full eligibility bundle may be.
+    body = b"x" * (10 * 1024 * 1024 + 1)
+    headers = {"content-type": "multipart/form-data; boundary=madoguchi"}
+    async with _client(reservation_proxy, pki) as client:
+        eligibility = [
+            await client.post(path, content=body, headers=headers)
+            for path in ("/api/staff/sync/eligibility", "/api/staff/sync/eligibility/")
+        ]
+        receipt = await client.post("/api/staff/sync/receipts", content=body, headers=headers)
+
+    # nginx reads the whole body before passing it on, so the zone's own answer (this client
+    # is no registered terminal) shows the body got past nginx's limit.
+    for answer in eligibility:
+        assert answer.status_code == 403, answer.text
+        assert _message(answer) == TERMINAL_REFUSED
+    assert receipt.status_code == 413
+    assert "<center>nginx</center>" in receipt.text
 
 
 async def test_a_password_flood_meets_nginx_limit_and_the_form_stays_open(
