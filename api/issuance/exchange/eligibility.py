@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
+from api.core.publishing import publish_on_commit
 from api.issuance.exchange.models import EligibilityExport, EligibilitySent, SyncCounter
-from api.issuance.exchange.publishing import publish_on_commit
 from api.issuance.exchange.schemas import (
     ExportPage,
     ExportReport,

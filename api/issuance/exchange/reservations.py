@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.publishing import publish_on_commit
 from api.issuance.exchange.bookings import IncomingBooking, apply_bookings
 from api.issuance.exchange.eligibility import (
     RESERVATION_ZONE,
@@ -26,7 +27,6 @@ from api.issuance.exchange.eligibility import (
     recipient_keys,
 )
 from api.issuance.exchange.models import ReservationImport
-from api.issuance.exchange.publishing import publish_on_commit
 from api.issuance.exchange.schemas import ReservationImportReport
 from api.issuance.progress.services import (
     canonical_reservation_id,

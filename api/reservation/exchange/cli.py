@@ -23,7 +23,7 @@ from api.core.settings import Zone, ZoneSettings
 from api.core.zone_cli import zone_settings
 from api.reservation.booking.config import load_booking_settings
 from api.reservation.exchange.eligibility import EligibilityReport, import_eligibility
-from api.reservation.exchange.export import discard, export_reservations, publish
+from api.reservation.exchange.export import export_reservations
 from api.reservation.exchange.receipts import (
     ReceiptPlan,
     import_receipt,
@@ -191,12 +191,8 @@ def export_command(full: bool, out: Path, key_dir: Path | None) -> None:
                 session, keys, out, full=full, now=dt.datetime.now(settings.tz), tz=settings.tz
             )
 
-        try:
-            report = _run(settings, work, isolation="REPEATABLE READ")
-        except BaseException:
-            discard(out)
-            raise
-        report = publish(report)
+        # The files take their names when _run commits (a rollback deletes them).
+        report = _run(settings, work, isolation="REPEATABLE READ")
         entry.resource_ids.append(f"sequence={report.sequence}")
         entry.note(
             mode=report.mode,

@@ -28,9 +28,7 @@ from api.reservation.exchange.eligibility import EligibilityReport, import_eligi
 from api.reservation.exchange.export import (
     ExportReport,
     begin_consistent_export,
-    discard,
     export_reservations,
-    publish,
 )
 from api.reservation.exchange.receipts import (
     ReceiptReport,
@@ -252,15 +250,12 @@ class SyncController(Controller):
                 now=dt.datetime.now(settings.tz),
                 tz=settings.tz,
             )
+            # The files take their names with the commit (a rollback deletes them).
             await db_session.commit()
         except SyncFormatError as error:
-            discard(directory)
+            await db_session.rollback()
             raise BundleFileRefused(str(error), details={"reason": type(error).__name__}) from error
-        except BaseException:
-            discard(directory)
-            raise
-        published = publish(report)
-        return file_names_only(published)
+        return file_names_only(report)
 
     @get("/outbox/{name:str}", opt={"permission": "sync.export"})
     async def download(self, state: State, name: FromPath[str]) -> File:

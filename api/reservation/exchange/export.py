@@ -16,9 +16,12 @@ from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.errors import DomainError
+from api.core.publishing import publish_on_commit
 from api.reservation.exchange.models import SyncBundle
 from api.reservation.exchange.reservations import (
     list_row,
@@ -97,6 +100,25 @@ async def begin_consistent_export(session: AsyncSession) -> None:
     await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
+class ExportBusy(DomainError):
+    """Another reservations export is being written: one at a time, so no number is lost."""
+
+    status_code = 409
+    code = "export_in_progress"
+
+
+_BUSY: Final = "Another reservations export is being written; try again in a moment."
+# Held until the export's transaction ends; tried, not waited for: a waiting export's
+# REPEATABLE READ snapshot would predate the other's commit.
+_TRY_LOCK: Final = text("SELECT pg_try_advisory_xact_lock(hashtext('reservations export'))")
+_SERIALIZATION_FAILURE: Final = "40001"
+
+
+def _hidden(path: Path) -> Path:
+    """Where a file is written until its transaction commits (hidden, never carried)."""
+    return path.with_name(f".{path.name}.partial")
+
+
 async def export_reservations(
     session: AsyncSession,
     keys: ExchangeKeys,
@@ -109,23 +131,35 @@ async def export_reservations(
 ) -> ExportReport:
     """Write the next reservations bundle (full, or delta since the last receipt).
 
-    The sequence is taken in the session's transaction and the files are published
-    under their final names only by :func:`publish` after the caller commits. Run it in a
-    REPEATABLE READ transaction (:func:`begin_consistent_export`, as the CLI and the route
-    do) for the bundle and the CSV to hold exactly the same rows.
+    The sequence is taken in the session's transaction, and the files get their final
+    names (those in the report) only when the caller commits; a rollback deletes them
+    (:func:`~api.core.publishing.publish_on_commit`). Run it in a REPEATABLE READ
+    transaction (:func:`begin_consistent_export`, as the CLI and the route do) for the
+    bundle and the CSV to hold exactly the same rows. Raises :class:`ExportBusy` while
+    another export runs.
     """
+    if not await session.scalar(_TRY_LOCK):
+        raise ExportBusy(_BUSY)
     since = None if full else await _acknowledged_since(session)
     mode: Mode = "full" if since is None else "delta"
-    sequence = await next_sequence(session, RESERVATIONS_OUT)
+    try:
+        sequence = await next_sequence(session, RESERVATIONS_OUT)
+    except DBAPIError as error:
+        # Another export committed between this one's snapshot and its lock.
+        if getattr(error.orig, "sqlstate", None) == _SERIALIZATION_FAILURE:
+            raise ExportBusy(_BUSY) from None
+        raise
     base = sequence - 1 if mode == "delta" else None
     parameters: dict[str, Any] = {} if since is None else {"since": since}
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-    bundle_path = directory / f".reservations-{sequence:06d}.bundle.pending"
+    bundle_path = directory / f"reservations-{sequence:06d}.bundle"
+    bundle_partial = _hidden(bundle_path)
+    publish_on_commit(session, bundle_partial, bundle_path)
     loop = asyncio.get_running_loop()
     rows = (record(view) async for view in stream_reservations(session, parameters))
     header = await asyncio.to_thread(
         write_bundle,
-        bundle_path,
+        bundle_partial,
         kind="reservations",
         records=_blocking_iterator(rows, loop),
         sender=keys.secret,
@@ -139,16 +173,20 @@ async def export_reservations(
     )
     csv_path = None
     if with_csv:
-        csv_path = directory / f".reservations-{sequence:06d}.csv.pending"
+        csv_path = directory / f"reservations-{sequence:06d}.csv"
+        csv_partial = _hidden(csv_path)
+        publish_on_commit(session, csv_partial, csv_path)
         views = (list_row(view, tz) async for view in stream_reservations(session, parameters))
-        await asyncio.to_thread(write_reservation_list, csv_path, _blocking_iterator(views, loop))
+        await asyncio.to_thread(
+            write_reservation_list, csv_partial, _blocking_iterator(views, loop)
+        )
     session.add(
         SyncBundle(
             direction="out",
             kind="reservations",
             sequence=sequence,
             bundle_id=header.bundle_id,
-            digest=file_digest(bundle_path),
+            digest=file_digest(bundle_partial),
             mode=mode,
             base_sequence=base,
             record_total=header.record_total,
@@ -166,24 +204,3 @@ async def export_reservations(
         csv=str(csv_path) if csv_path else None,
         since=since,
     )
-
-
-def publish(report: ExportReport) -> ExportReport:
-    """After commit: give the written files their final names (``….pending`` dropped)."""
-    names: dict[str, str | None] = {}
-    for field in ("bundle", "csv"):
-        pending = getattr(report, field)
-        if pending is None:
-            names[field] = None
-            continue
-        source = Path(pending)
-        target = source.with_name(source.name.removeprefix(".").removesuffix(".pending"))
-        source.replace(target)
-        names[field] = str(target)
-    return msgspec.structs.replace(report, bundle=names["bundle"], csv=names["csv"])
-
-
-def discard(directory: Path) -> None:
-    """After a rollback: remove pending files, so nothing unrecorded is ever carried."""
-    for leftover in directory.glob(".reservations-*.pending"):
-        leftover.unlink(missing_ok=True)

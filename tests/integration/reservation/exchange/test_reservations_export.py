@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import os
 import uuid
 from pathlib import Path
 
@@ -11,7 +13,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.reservation.exchange.export import begin_consistent_export, export_reservations, publish
+from api.core.settings import Zone
+from api.reservation.exchange.export import (
+    ExportBusy,
+    begin_consistent_export,
+    export_reservations,
+)
 from api.reservation.exchange.receipts import import_receipt
 from api.reservation.exchange.reservations import list_reservations, list_row, search_parameters
 from api.reservation.exchange.streams import BundleRefused, ExchangeKeys
@@ -24,6 +31,7 @@ from sync_format import (
     write_bundle,
 )
 from sync_format.csv.reservation_list import read_reservation_list, write_reservation_list
+from tests.conftest import truncate_all
 from tests.integration.reservation.places.places_support import (
     NOW,
     TOKYO,
@@ -116,11 +124,11 @@ async def test_export_full_then_receipt_then_delta(
     await booked_day(reservation_session)
     # Deltas compare with the database's clock (bookings' updated_at): use the real one.
     now = dt.datetime.now(TOKYO)
-    first = publish(
-        await export_reservations(
-            reservation_session, keys, tmp_path, full=False, now=now, tz=TOKYO
-        )
+    first = await export_reservations(
+        reservation_session, keys, tmp_path, full=False, now=now, tz=TOKYO
     )
+    # The files take their names when the export commits (here: the test's savepoint).
+    await reservation_session.commit()
     assert (first.sequence, first.mode, first.records) == (1, "full", 3)
     trusted = TrustStore([reservation_keys.public()])
     bundle = open_bundle(Path(first.bundle), recipient=issuance_keys, trusted=trusted)
@@ -172,11 +180,10 @@ async def test_export_full_then_receipt_then_delta(
             "WHERE confirmation_code = 'PHONE234'"
         )
     )
-    second = publish(
-        await export_reservations(
-            reservation_session, keys, tmp_path, full=False, now=now, tz=TOKYO, with_csv=False
-        )
+    second = await export_reservations(
+        reservation_session, keys, tmp_path, full=False, now=now, tz=TOKYO, with_csv=False
     )
+    await reservation_session.commit()
     assert (second.sequence, second.mode, second.base_sequence) == (2, "delta", 1)
     delta = open_bundle(Path(second.bundle), recipient=issuance_keys, trusted=trusted)
     statuses = {r.confirmation_code: r.status for r in delta.records()}  # type: ignore[union-attr]
@@ -193,3 +200,35 @@ async def test_an_export_reads_one_snapshot_even_after_the_session_was_used(
         level = await session.scalar(text("SHOW transaction_isolation"))
         await session.rollback()
     assert level == "repeatable read"
+
+
+async def test_a_second_export_while_one_is_written_is_refused_and_takes_no_file(
+    reservation_engine: AsyncEngine,
+    zone_database_urls: dict[Zone, str],
+    keys: ExchangeKeys,
+    tmp_path: Path,
+) -> None:
+    now = dt.datetime.now(TOKYO)
+    try:
+        async with (
+            AsyncSession(reservation_engine) as first,
+            AsyncSession(reservation_engine) as second,
+        ):
+            await begin_consistent_export(first)
+            report = await export_reservations(first, keys, tmp_path, full=True, now=now, tz=TOKYO)
+            # Until the commit the files have hidden names only.
+            assert sorted(await asyncio.to_thread(os.listdir, tmp_path)) == [
+                f".reservations-{report.sequence:06d}.bundle.partial",
+                f".reservations-{report.sequence:06d}.csv.partial",
+            ]
+            await begin_consistent_export(second)
+            with pytest.raises(ExportBusy):
+                await export_reservations(second, keys, tmp_path, full=True, now=now, tz=TOKYO)
+            await second.rollback()
+            await first.commit()
+        assert sorted(await asyncio.to_thread(os.listdir, tmp_path)) == [
+            Path(report.bundle).name,
+            Path(report.csv or "").name,
+        ]
+    finally:
+        await truncate_all(zone_database_urls[Zone.RESERVATION])

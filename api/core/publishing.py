@@ -63,7 +63,9 @@ def publish_on_commit(session: AsyncSession, partial: Path, path: Path) -> None:
     """Rename partial to path when the session's transaction commits; delete it otherwise.
 
     The transaction is the outermost one in progress (a savepoint released is not a
-    commit). Until it ends the file has only its hidden temporary name.
+    commit). Until it ends the file has only its hidden temporary name. Call it outside
+    any savepoint: a savepoint rolled back does not delete the file (only the outermost
+    transaction's end decides).
     """
     sync = session.sync_session
     transaction = sync.get_transaction()
