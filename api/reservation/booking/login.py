@@ -99,13 +99,10 @@ _COUNT_ATTEMPT: Final = """
 _ATTEMPT_COLUMNS: Final = """
     EXISTS (SELECT FROM attempt) OR EXISTS (SELECT FROM unknown_attempt) AS counted,
     a.password_verifier, a.session_generation, a.revoked_at IS NOT NULL AS revoked,
-    coalesce(a.locked_until, n.locked_until) AS locked_after,
-    coalesce(e.locked_until, u.locked_until) AS locked_until
+    coalesce(a.locked_until, n.locked_until) AS locked_after
 """
 _FROM_ID: Final = """
     FROM (SELECT CAST(:rid AS varchar) AS rid) AS q
-    LEFT JOIN eligibilities AS e ON e.reservation_id = q.rid
-    LEFT JOIN unknown_id_lockouts AS u ON u.reservation_id = q.rid
     LEFT JOIN attempt AS a ON true
     LEFT JOIN unknown_attempt AS n ON true
 """
