@@ -8,26 +8,26 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
 
-from api.core.plugin import CorePlugin
 from api.core.settings import Zone
 from api.issuance.locations.controllers import locations_route_handlers
-from api.issuance.models import CORE_TABLES
 from api.issuance.progress.controllers import progress_route_handlers
-from tests.conftest import truncate_all
-from tests.integration.issuance.progress.app_fixtures import (  # noqa: F401 - fixtures
+from tests.integration.issuance.progress.app_fixtures import build_app as issuance_app
+from tests.integration.issuance.progress.app_fixtures import (  # noqa: F401 - a fixture
     committed_session,
+    staff_client,
 )
-from tests.staff import signed_in_client
-from tests.support import make_settings
+
+
+def handlers() -> list[ControllerRouterHandler]:
+    """The counter location routes, and the progress routes (letters list the locations)."""
+    return [*locations_route_handlers(), *progress_route_handlers()]
 
 
 def build_app(url: str, tmp_path: Path) -> Litestar:
-    settings = make_settings(Zone.ISSUANCE, tmp_path)
-    return Litestar(
-        route_handlers=[*locations_route_handlers(), *progress_route_handlers()],
-        plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=True)],
-    )
+    """An issuance app with the counter location and progress routes."""
+    return issuance_app(url, tmp_path, handlers())
 
 
 @pytest.fixture
@@ -35,8 +35,5 @@ async def locations_client(
     zone_database_urls: dict[Zone, str], tmp_path: Path
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """Signed in as staff holding every issuance permission (tables emptied afterwards)."""
-    url = zone_database_urls[Zone.ISSUANCE]
-    settings = make_settings(Zone.ISSUANCE, tmp_path)
-    async with signed_in_client(build_app(url, tmp_path), url, settings, CORE_TABLES) as client:
+    async for client in staff_client(zone_database_urls[Zone.ISSUANCE], tmp_path, handlers()):
         yield client
-    await truncate_all(url)

@@ -5,12 +5,13 @@ The client is signed in as staff holding every issuance permission; the guard is
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -24,12 +25,30 @@ from tests.staff import signed_in_client
 from tests.support import make_settings
 
 
-def build_app(url: str, tmp_path: Path) -> Litestar:
+def build_app(
+    url: str, tmp_path: Path, handlers: Sequence[ControllerRouterHandler] | None = None
+) -> Litestar:
+    """An issuance app with ``handlers`` (default: the progress and exchange routes)."""
     settings = make_settings(Zone.ISSUANCE, tmp_path)
     return Litestar(
-        route_handlers=[*progress_route_handlers(), *exchange_route_handlers()],
+        route_handlers=(
+            list(handlers)
+            if handlers is not None
+            else [*progress_route_handlers(), *exchange_route_handlers()]
+        ),
         plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=True)],
     )
+
+
+async def staff_client(
+    url: str, tmp_path: Path, handlers: Sequence[ControllerRouterHandler] | None = None
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A client signed in as staff holding every issuance permission (tables emptied after)."""
+    settings = make_settings(Zone.ISSUANCE, tmp_path)
+    app = build_app(url, tmp_path, handlers)
+    async with signed_in_client(app, url, settings, CORE_TABLES) as client:
+        yield client
+    await truncate_all(url)
 
 
 @pytest.fixture
@@ -37,11 +56,8 @@ async def progress_client(
     zone_database_urls: dict[Zone, str], tmp_path: Path
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """A client of an app with only this part's routes (tables emptied afterwards)."""
-    url = zone_database_urls[Zone.ISSUANCE]
-    settings = make_settings(Zone.ISSUANCE, tmp_path)
-    async with signed_in_client(build_app(url, tmp_path), url, settings, CORE_TABLES) as client:
+    async for client in staff_client(zone_database_urls[Zone.ISSUANCE], tmp_path):
         yield client
-    await truncate_all(url)
 
 
 @pytest.fixture
