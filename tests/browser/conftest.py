@@ -11,14 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import pytest
@@ -29,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from api.core.database import asyncpg_url, create_sqlalchemy_config, ensure_database
 from api.core.settings import Zone
 from tests.browser.seeding import ENVIRONMENT, seed_site
+from tests.support import free_port, missing_tool, served_zone
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,11 +43,8 @@ PHONE = {"width": 320, "height": 640}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def _missing(what: str) -> None:
-    message = f"{what}: the browser tests need it (see .ci/run and `make install`)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; CI=true, so this is a failure", pytrace=False)
-    pytest.skip(message)
+def _missing(what: str) -> NoReturn:
+    missing_tool(f"{what}: the browser tests need it (see .ci/run and `make install`)")
 
 
 @pytest.fixture(scope="session")
@@ -62,13 +55,6 @@ def chromium() -> Path:
     if not AXE.is_file():
         _missing(f"no axe-core at {AXE} (npm ci)")
     return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _drop_database(admin_url: str, name: str) -> None:
@@ -116,7 +102,7 @@ def site_database(chromium: Path, postgres_admin_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def server(site_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The reservation zone with the resident site, served by uvicorn; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     var_dir = tmp_path_factory.mktemp("browser-server")
     log = var_dir / "server.log"
     environment = {
@@ -127,39 +113,8 @@ def server(site_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "MADOGUCHI_LOG_FORMAT": "json",
         "MADOGUCHI_LOG_LEVEL": "WARNING",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("madoguchi")),
-                "reservation",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://localhost:{port}"
-    deadline = time.monotonic() + 40
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with served_zone(Zone.RESERVATION, port, environment, log):
+        yield f"http://localhost:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -34,7 +33,7 @@ from api.reservation.models import CORE_TABLES as RESERVATION_TABLES
 from tests.conftest import truncate_all
 from tests.integration.deploy.pki import Pki, make_pki
 from tests.staff import create_staff_account
-from tests.support import make_settings
+from tests.support import free_port, make_settings, missing_tool, served_zone, stop
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "deploy" / "nginx"
@@ -42,11 +41,10 @@ STAFF_LOGIN = "counter-staff"
 TERMINAL_NAME = "counter-1"
 
 
-def _missing(what: str) -> None:
-    message = f"{what}: the nginx tests need Debian's nginx (apt-get install nginx, see .ci/run)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; CI=true, so this is a failure", pytrace=False)
-    pytest.skip(message)
+def _missing(what: str) -> NoReturn:
+    missing_tool(
+        f"{what}: the nginx tests need Debian's nginx (apt-get install nginx, see .ci/run)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +54,6 @@ def nginx_binary() -> Path:
     found = shutil.which("nginx", path=search)
     if found is None:
         _missing("no nginx on PATH or in /usr/sbin")
-    assert found is not None
     return Path(found)
 
 
@@ -64,14 +61,6 @@ def nginx_binary() -> Path:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """The city CA, server certificates, a terminal's certificate and a foreign one."""
     return make_pki(tmp_path_factory.mktemp("tls"))
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on at the moment of asking."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait_for(ports: Iterable[int], process: subprocess.Popen[bytes], log: Path, name: str) -> None:
@@ -87,15 +76,6 @@ def _wait_for(ports: Iterable[int], process: subprocess.Popen[bytes], log: Path,
                     process.kill()
                     pytest.fail(f"{name} did not start:\n{log.read_text()}", pytrace=False)
                 time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -125,29 +105,8 @@ def _serve(
         "MADOGUCHI_LOG_FORMAT": "json",
         "MADOGUCHI_LOG_LEVEL": "WARNING",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("madoguchi")),
-                zone.value,
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for([port], process, log, f"madoguchi {zone.value} serve")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
-            assert answer.status == 200
+    with served_zone(zone, port, environment, log):
         yield ZoneServer(zone, port, database_url)
-    finally:
-        _stop(process)
 
 
 @dataclass(frozen=True)
@@ -242,7 +201,7 @@ def nginx_for(
 
     yield start
     for process in started:
-        _stop(process)
+        stop(process)
 
 
 async def _register_terminal(url: str, tables: CoreTables, fingerprint: str) -> None:
