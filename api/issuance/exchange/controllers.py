@@ -11,7 +11,7 @@ import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.core.identity.guards import PERMISSION
 from api.core.identity.permissions import Permission
 from api.core.settings import ZoneSettings
+from api.core.uploads import MAX_SYNC_FILE_BYTES, uploaded_file
 from api.issuance.exchange.eligibility import (
     ExchangeRefused,
     export_eligibility,
@@ -42,17 +43,12 @@ from api.issuance.exchange.schemas import (
     ReceiptReport,
     ReservationImportReport,
 )
-from api.issuance.progress.controllers import actor_of, uploaded_file
+from api.issuance.progress.controllers import actor_of
 from sync_format import SyncFormatError, TrustStore, ZoneSecretKeys, load_secret_keys
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
 Offset = Annotated[int, Parameter(ge=0, description="Rows to skip")]
 BUNDLE_MEDIA_TYPE = "application/octet-stream"
-# A 予約一覧CSV row is about 180 bytes (more with a long memo), a bundle record less: a
-# city's full list of several hundred thousand bookings, history included, fits with room
-# to spare (Litestar's default of 10 MB holds only about 55,000 rows). The body is read
-# into memory, which this bound also keeps in check.
-MAX_SYNC_FILE_BYTES: Final = 256 << 20
 T = TypeVar("T")
 
 

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.identity.guards import PERMISSION, principal_of
 from api.core.identity.permissions import Permission
 from api.core.settings import ZoneSettings
+from api.core.uploads import uploaded_file
 from api.issuance.progress.csv_output import csv_response
 from api.issuance.progress.notices import (
     CSV_HEADER as LETTER_CSV_HEADER,
@@ -83,20 +83,6 @@ def actor_of(request: Request[Any, Any, Any]) -> str:
     """The login ID of whoever acts (``anonymous`` until authentication is wired)."""
     principal = principal_of(request)
     return principal.name if principal is not None else "anonymous"
-
-
-async def uploaded_file(request: Request[Any, Any, Any]) -> bytes:
-    """The request body, an uploaded file; over the route's size limit, a 413 that says it.
-
-    The limit is the route's ``request_max_body_size``.
-    """
-    try:
-        return await request.body()
-    except RequestEntityTooLarge:
-        limit = request.route_handler.resolve_request_max_body_size()
-        size = f"{limit >> 20} MiB" if limit is not None else "the size limit"
-        message = f"the uploaded file is larger than {size}, the most {request.url.path} accepts"
-        raise RequestEntityTooLarge(detail=message) from None
 
 
 def _timezone(state: State) -> ZoneInfo:

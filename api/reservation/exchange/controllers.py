@@ -9,20 +9,19 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import Body, FromPath, FromQuery, Parameter
 from litestar.response import File
 from litestar.status_codes import HTTP_200_OK
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.errors import DomainError, exception_handlers
+from api.core.errors import DomainError
 from api.core.settings import ZoneSettings
+from api.core.uploads import MAX_SYNC_FILE_BYTES, TOO_LARGE_HANDLERS
 from api.reservation.booking.config import cached_booking_settings
 from api.reservation.exchange.eligibility import EligibilityReport, import_eligibility
 from api.reservation.exchange.export import (
@@ -52,11 +51,6 @@ Limit = Annotated[int, Parameter(ge=1, le=500)]
 Offset = Annotated[int, Parameter(ge=0)]
 Upload = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
 OUTBOX: Final = "outbox"
-# A full eligibility bundle of a large city (300,000 records) is about 8.7 MB, too near
-# Litestar's default of 10 MB; this is the issuance zone's bound for its sync uploads
-# (MAX_SYNC_FILE_BYTES of api/issuance/exchange/controllers.py), and nginx's for this route
-# (deploy/nginx/reservation.conf).
-MAX_SYNC_FILE_BYTES: Final = 256 << 20
 _CHUNK: Final = 1 << 20
 
 
@@ -98,14 +92,6 @@ async def _saved(upload: UploadFile, directory: Path) -> Path:
         while chunk := await upload.read(_CHUNK):
             handle.write(chunk)
     return Path(handle.name)
-
-
-def _upload_too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) -> Response[Any]:
-    """A 413 that names the route's limit (the multipart body is read before the handler)."""
-    limit = request.route_handler.resolve_request_max_body_size()
-    size = f"{limit >> 20} MiB" if limit is not None else "the size limit"
-    message = f"the uploaded file is larger than {size}, the most {request.url.path} accepts"
-    return exception_handlers[HTTPException](request, RequestEntityTooLarge(detail=message))
 
 
 class ReservationListController(Controller):
@@ -167,7 +153,7 @@ class SyncController(Controller):
         opt={"permission": "sync.import"},
         status_code=HTTP_200_OK,
         request_max_body_size=MAX_SYNC_FILE_BYTES,
-        exception_handlers={RequestEntityTooLarge: _upload_too_large},
+        exception_handlers=TOO_LARGE_HANDLERS,
     )
     async def eligibility(
         self,
