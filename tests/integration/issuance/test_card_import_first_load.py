@@ -119,3 +119,21 @@ async def test_dry_run_on_an_empty_residents_table_stages_and_writes_nothing(
     assert (report.new, report.applied) == (30, False)
     assert "COPY into residents" not in import_log.text
     assert await _count(issuance_session) == 0
+
+
+async def test_residents_ids_are_handed_to_an_importing_session_a_thousand_at_a_time(
+    issuance_session: AsyncSession,
+) -> None:
+    cache = await issuance_session.scalar(
+        text(
+            "SELECT seqcache FROM pg_sequence "
+            "WHERE seqrelid = pg_get_serial_sequence('residents', 'id')::regclass"
+        )
+    )
+
+    await import_card_list(issuance_session, demo_card_list(30, seed=5))
+    ids = list((await issuance_session.scalars(select(Resident.id).order_by(Resident.id))).all())
+
+    assert cache == 1000
+    assert len(set(ids)) == 30  # unique, from one cached block
+    assert ids[-1] - ids[0] < 1000
