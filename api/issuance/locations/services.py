@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from sqlalchemy.dialects.postgresql import insert
 
 from api.core.errors import DomainError
 from api.issuance.exchange.models import CounterLocation
@@ -65,13 +66,21 @@ class CounterLocationService(SQLAlchemyAsyncRepositoryService[CounterLocation]):
         return row
 
     async def add(self, data: CounterLocationInput, *, staff: str) -> CounterLocation:
-        """Create a location; a code the zone knows already is refused (409)."""
-        if await self.get_one_or_none(CounterLocation.code == data.code) is not None:
+        """Create a location; a code the zone knows already is refused (409).
+
+        The unique index on the code decides, in the INSERT itself: of two staff adding the
+        same code at once, one gets the location and the other :class:`LocationExists`.
+        """
+        created = await self.repository.session.scalar(
+            insert(CounterLocation)
+            .values(**msgspec.structs.asdict(data), updated_by=staff)
+            .on_conflict_do_nothing(index_elements=[CounterLocation.code])
+            .returning(CounterLocation.id)
+        )
+        if created is None:
             message = f"a counter location with code {data.code!r} exists already"
             raise LocationExists(message)
-        return await self.create(
-            CounterLocation(**msgspec.structs.asdict(data), updated_by=staff), auto_commit=False
-        )
+        return await self.get(created)
 
     async def change(
         self, code: str, patch: CounterLocationPatch, *, staff: str
