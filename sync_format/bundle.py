@@ -77,7 +77,8 @@ _DECODERS: dict[str, msgspec.msgpack.Decoder[list[Record]]] = {
 }
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Flush a folder's entries to disk, so that a rename in it survives a power cut."""
     # The rename is only durable (on a USB stick pulled right after) once the folder is synced.
     descriptor = os.open(directory, os.O_RDONLY)
     try:
@@ -157,7 +158,7 @@ def write_bundle(
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(path)
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()

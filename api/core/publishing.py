@@ -8,7 +8,6 @@ with it) can be used again without clashing with a stale file.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -16,6 +15,8 @@ from typing import Final
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+
+from sync_format.bundle import fsync_directory
 
 # Session.info key of the files waiting for their transaction to end.
 _UNPUBLISHED: Final = "madoguchi.unpublished_files"
@@ -30,15 +31,6 @@ class _Unpublished:
     path: Path
 
 
-def _sync_directory(directory: Path) -> None:
-    # The rename is only durable (on a USB stick pulled right after) once the folder is synced.
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _publish_committed(session: Session) -> None:
     # after_commit fires for a released savepoint too: only the outermost commit counts.
     if session.get_nested_transaction() is not None:
@@ -48,7 +40,7 @@ def _publish_committed(session: Session) -> None:
         if bundle.transaction is root:
             # The export is recorded: its sequence number and file name are taken for good.
             bundle.partial.replace(bundle.path)
-            _sync_directory(bundle.path.parent)
+            fsync_directory(bundle.path.parent)
 
 
 def _discard_unpublished(session: Session, transaction: SessionTransaction) -> None:
@@ -59,11 +51,12 @@ def _discard_unpublished(session: Session, transaction: SessionTransaction) -> N
         pending.remove(bundle)
 
 
-def publish_on_commit(session: AsyncSession, partial: Path, path: Path) -> None:
-    """Rename partial to path when the session's transaction commits; delete it otherwise.
+def publish_on_commit(session: AsyncSession, path: Path) -> Path:
+    """Return the hidden name to write path's file under, until the transaction ends.
 
-    The transaction is the outermost one in progress (a savepoint released is not a
-    commit). Until it ends the file has only its hidden temporary name. Call it outside
+    On the commit of the session's outermost transaction (a savepoint released is not a
+    commit) the file is renamed to path; otherwise it is deleted. Hidden names
+    (``.<name>.partial``, beside path) are never carried to the other zone. Call it outside
     any savepoint: a savepoint rolled back does not delete the file (only the outermost
     transaction's end decides).
     """
@@ -72,7 +65,9 @@ def publish_on_commit(session: AsyncSession, partial: Path, path: Path) -> None:
     if transaction is None:
         message = "publish_on_commit needs a transaction in progress"
         raise RuntimeError(message)
+    partial = path.with_name(f".{path.name}.partial")
     sync.info.setdefault(_UNPUBLISHED, []).append(_Unpublished(transaction, partial, path))
     if not event.contains(sync, "after_commit", _publish_committed):
         event.listen(sync, "after_commit", _publish_committed)
         event.listen(sync, "after_transaction_end", _discard_unpublished)
+    return partial

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -214,8 +213,7 @@ async def export_eligibility(
     # Written beside path under a hidden name, published by an atomic rename on commit: an
     # unrecorded bundle must never be carried to the other zone, nor block the next export
     # that gets the same sequence number after a rollback.
-    partial = out_dir / f".{path.name}.{secrets.token_hex(8)}.unpublished"
-    publish_on_commit(session, partial, path)
+    partial = publish_on_commit(session, path)
     # Encrypting and writing is blocking file work: keep it off the event loop.
     header, digest = await asyncio.to_thread(
         _write,

@@ -232,8 +232,7 @@ async def import_reservation_bundle(
         sequence = await next_counter(session, "receipt")
         # Published by the import's commit, so a rolled-back import leaves no receipt.
         path = receipt_dir / f"receipt-reservations-{receipt.sequence:06d}.bundle"
-        partial = receipt_dir / f".{path.name}.partial"
-        publish_on_commit(session, partial, path)
+        partial = publish_on_commit(session, path)
         await asyncio.to_thread(_write_receipt, partial, keys, trusted, receipt, sequence)
         report.receipt_file = str(path)
     return report

@@ -114,11 +114,6 @@ _TRY_LOCK: Final = text("SELECT pg_try_advisory_xact_lock(hashtext('reservations
 _SERIALIZATION_FAILURE: Final = "40001"
 
 
-def _hidden(path: Path) -> Path:
-    """Where a file is written until its transaction commits (hidden, never carried)."""
-    return path.with_name(f".{path.name}.partial")
-
-
 async def export_reservations(
     session: AsyncSession,
     keys: ExchangeKeys,
@@ -153,8 +148,7 @@ async def export_reservations(
     parameters: dict[str, Any] = {} if since is None else {"since": since}
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     bundle_path = directory / f"reservations-{sequence:06d}.bundle"
-    bundle_partial = _hidden(bundle_path)
-    publish_on_commit(session, bundle_partial, bundle_path)
+    bundle_partial = publish_on_commit(session, bundle_path)
     loop = asyncio.get_running_loop()
     rows = (record(view) async for view in stream_reservations(session, parameters))
     header = await asyncio.to_thread(
@@ -174,8 +168,7 @@ async def export_reservations(
     csv_path = None
     if with_csv:
         csv_path = directory / f"reservations-{sequence:06d}.csv"
-        csv_partial = _hidden(csv_path)
-        publish_on_commit(session, csv_partial, csv_path)
+        csv_partial = publish_on_commit(session, csv_path)
         views = (list_row(view, tz) async for view in stream_reservations(session, parameters))
         await asyncio.to_thread(
             write_reservation_list, csv_partial, _blocking_iterator(views, loop)
