@@ -71,16 +71,16 @@ class CounterLocationService(SQLAlchemyAsyncRepositoryService[CounterLocation]):
         The unique index on the code decides, in the INSERT itself: of two staff adding the
         same code at once, one gets the location and the other :class:`LocationExists`.
         """
-        created = await self.repository.session.scalar(
+        created: CounterLocation | None = await self.repository.session.scalar(
             insert(CounterLocation)
             .values(**msgspec.structs.asdict(data), updated_by=staff)
             .on_conflict_do_nothing(index_elements=[CounterLocation.code])
-            .returning(CounterLocation.id)
+            .returning(CounterLocation)
         )
         if created is None:
             message = f"a counter location with code {data.code!r} exists already"
             raise LocationExists(message)
-        return await self.get(created)
+        return created
 
     async def change(
         self, code: str, patch: CounterLocationPatch, *, staff: str
