@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,17 +91,38 @@ def _timezone(state: State) -> ZoneInfo:
     return settings.tz
 
 
-def _filter(
-    phase: Phase | None,
-    location_code: str | None,
-    changed_from: dt.datetime | None,
-    changed_before: dt.datetime | None,
+def provide_card_filter(
+    *,
+    phase: FromQuery[Phase | None] = None,
+    location_code: FromQuery[LocationQuery | None] = None,
+    changed_from: Annotated[
+        dt.datetime | None, Parameter(description="Recorded at or after this instant")
+    ] = None,
+    changed_before: Annotated[
+        dt.datetime | None, Parameter(description="Recorded before this instant")
+    ] = None,
+    reached_from: Annotated[
+        dt.date | None,
+        Parameter(description="Phase reached on or after this day (実施日, else day recorded)"),
+    ] = None,
+    reached_until: Annotated[
+        dt.date | None,
+        Parameter(description="Phase reached on or before this day (実施日, else day recorded)"),
+    ] = None,
 ) -> CardFilter:
+    """The card list's filter from the query string (a day range must not run backwards)."""
+    if reached_from and reached_until and reached_until < reached_from:
+        raise ValidationException(
+            "reached_until is before reached_from",
+            extra=[{"key": "reached_until", "message": "must not be before reached_from"}],
+        )
     return CardFilter(
         phase=phase,
         location_code=location_code,
         changed_from=changed_from,
         changed_before=changed_before,
+        reached_from=reached_from,
+        reached_until=reached_until,
     )
 
 
@@ -110,35 +132,37 @@ class ProgressController(Controller):
     path = "/api/progress"
     tags = ["progress"]
 
-    @get("/cards", opt=_need(Permission.RESIDENTS_READ))
+    @get(
+        "/cards",
+        opt=_need(Permission.RESIDENTS_READ),
+        dependencies={"where": Provide(provide_card_filter, sync_to_thread=False)},
+    )
     async def cards(
         self,
         *,
         db_session: NamedDependency[AsyncSession],
-        phase: FromQuery[Phase | None] = None,
-        location_code: FromQuery[LocationQuery | None] = None,
-        changed_from: FromQuery[dt.datetime | None] = None,
-        changed_before: FromQuery[dt.datetime | None] = None,
+        state: State,
+        where: NamedDependency[CardFilter],
         limit: FromQuery[Limit] = 100,
         offset: FromQuery[Offset] = 0,
     ) -> CardPage:
         """Cards by phase, location and when they reached their phase (paginated)."""
-        where = _filter(phase, location_code, changed_from, changed_before)
-        return await list_cards(db_session, where, limit=limit, offset=offset)
+        return await list_cards(db_session, where, tz=_timezone(state), limit=limit, offset=offset)
 
-    @get("/cards.csv", opt=_need(Permission.RESIDENTS_READ))
+    @get(
+        "/cards.csv",
+        opt=_need(Permission.RESIDENTS_READ),
+        dependencies={"where": Provide(provide_card_filter, sync_to_thread=False)},
+    )
     async def cards_csv(
         self,
         db_session: NamedDependency[AsyncSession],
-        phase: FromQuery[Phase | None] = None,
-        location_code: FromQuery[LocationQuery | None] = None,
-        changed_from: FromQuery[dt.datetime | None] = None,
-        changed_before: FromQuery[dt.datetime | None] = None,
+        state: State,
+        where: NamedDependency[CardFilter],
     ) -> Response[bytes]:
         """The same list as a CSV file (UTF-8 with BOM, formula-safe)."""
-        where = _filter(phase, location_code, changed_from, changed_before)
-        rows = await card_csv_rows(db_session, where)
-        name = f"progress-{phase.value if phase else 'all'}.csv"
+        rows = await card_csv_rows(db_session, where, tz=_timezone(state))
+        name = f"progress-{where.phase.value if where.phase else 'all'}.csv"
         return csv_response(name, CARD_CSV_HEADER, rows)
 
     @get("/counts", opt=_need(Permission.RESIDENTS_READ))

@@ -64,6 +64,10 @@ class CardProgress(IssuanceBase):
     phase: Mapped[str] = mapped_column(String(16), index=True)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
     location_code: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    # 実施日 of the event that set the phase, when it gave one (a result file's date, a
+    # staff action dated back): a 交付済結果 file imported a week late still counts in the
+    # week the cards were handed over. Without it, the day is that of changed_at.
+    occurred_on: Mapped[dt.date | None] = mapped_column(Date, default=None, index=True)
     last_event_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("progress_events.id", ondelete="RESTRICT")
     )

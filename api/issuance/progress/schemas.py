@@ -100,6 +100,8 @@ class CardRow(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     name_kana: str
     phase: Phase
+    # 実施日 of the change that set the phase, else the day it was recorded (city time).
+    reached_on: dt.date
     changed_at: dt.datetime
     location_code: str | None
 

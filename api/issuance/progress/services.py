@@ -239,6 +239,7 @@ async def _record(session: AsyncSession, events: list[dict[str, Any]]) -> None:
             "resident_id": row.resident_id,
             "phase": event["phase_after"],
             "changed_at": now,
+            "occurred_on": event["occurred_on"],
             "last_event_id": row.id,
             "location_code": event["location_code"]
             or (previous["location_code"] if previous else None),
@@ -251,6 +252,8 @@ async def _record(session: AsyncSession, events: list[dict[str, Any]]) -> None:
             set_={
                 "phase": statement.excluded.phase,
                 "changed_at": statement.excluded.changed_at,
+                # Not kept from an earlier event: an undated change happened when recorded.
+                "occurred_on": statement.excluded.occurred_on,
                 "last_event_id": statement.excluded.last_event_id,
                 "location_code": func.coalesce(
                     statement.excluded.location_code, table.location_code

@@ -299,6 +299,7 @@ async def test_reserved_cards_carry_the_location_of_their_booking(
     reserved = await list_cards(
         issuance_session,
         CardFilter(phase=Phase.RESERVED, location_code="city-hall"),
+        tz=TOKYO,
         limit=10,
         offset=0,
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
@@ -20,6 +21,8 @@ from api.issuance.progress.services import (
     verify_progress,
 )
 from tests.integration.issuance.progress.factories import add_residents, advance
+
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 def _results(*rows: tuple[str, str, str, str, str]) -> bytes:
@@ -364,17 +367,17 @@ async def test_lists_counts_and_csv_filter_by_phase_location_and_date(
     assert (counts.counts["imported"], counts.counts["presetup_done"], counts.total) == (2, 3, 5)
     assert counts.counts["issued"] == 0
     north = await list_cards(
-        issuance_session, CardFilter(location_code="north"), limit=10, offset=0
+        issuance_session, CardFilter(location_code="north"), tz=TOKYO, limit=10, offset=0
     )
     assert [item.reservation_id for item in north.items] == [residents[1].reservation_id]
     imported = await list_cards(
-        issuance_session, CardFilter(phase=Phase.IMPORTED), limit=1, offset=0
+        issuance_session, CardFilter(phase=Phase.IMPORTED), tz=TOKYO, limit=1, offset=0
     )
     assert (imported.total, len(imported.items)) == (2, 1)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     none_yet = await list_cards(
-        issuance_session, CardFilter(changed_from=later), limit=10, offset=0
+        issuance_session, CardFilter(changed_from=later), tz=TOKYO, limit=10, offset=0
     )
     assert none_yet.total == 0
-    rows = await card_csv_rows(issuance_session, CardFilter(phase=Phase.PRESETUP_DONE))
+    rows = await card_csv_rows(issuance_session, CardFilter(phase=Phase.PRESETUP_DONE), tz=TOKYO)
     assert len(rows) == 3

@@ -93,6 +93,7 @@ async def test_a_card_marked_issued_from_the_visitor_list_counts_at_the_bookings
     issued_here = await list_cards(
         issuance_session,
         CardFilter(phase=Phase.ISSUED, location_code="city-hall"),
+        tz=TOKYO,
         limit=10,
         offset=0,
     )
