@@ -1,7 +1,9 @@
 """Staff login: password, lockout, validity, second factor; every attempt goes to the access log.
 
-An unknown login ID and a wrong password get the same answer and take the same time.
-The failure count is committed before the answer, so a rolled-back request cannot undo it.
+An unknown login ID, a wrong password and a locked account get the same answer and take
+the same time: a distinct "locked" answer would tell whoever guesses five times that the
+login ID exists. The access log keeps the real reason. The failure count is committed
+before the answer, so a rolled-back request cannot undo it.
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ from api.core.settings import ZoneSettings
 
 
 class LoginFailed(DomainError):
-    """Wrong login ID, password or code: one answer for all, so IDs cannot be probed."""
+    """Wrong login ID, password or code, or a locked account: one answer for all."""
 
     status_code = 401
     code = "login_failed"
 
     def __init__(self) -> None:
-        super().__init__("The login ID or the password is wrong.")
+        super().__init__(
+            "The login ID or the password is wrong, or the account is locked after too many "
+            "failed logins; wait, or ask an administrator to unlock it."
+        )
 
 
 class SecondFactorRequired(DomainError):
@@ -92,8 +97,9 @@ class LoginAttempt:
         await self.accounts.session.commit()
         actor = self._actor(account.login_id)
         if counted is None:
+            # Locked by a parallel attempt meanwhile: answered like any failure.
             await record(self.connection, "login_refused", actor=actor, detail={"reason": "locked"})
-            return AccountUnavailable(Refusal.LOCKED)
+            return LoginFailed()
         attempts, locked = counted
         detail = {"reason": reason, "failed_attempts": str(attempts)}
         await record(
@@ -118,9 +124,11 @@ class LoginAttempt:
         actor = self._actor(account.login_id)
         now = utc_now()
         if account.locked_until is not None and account.locked_until > now:
-            # Not even checked: a locked account cannot be probed any further.
+            # The password is not checked, so a locked account cannot be probed further; the
+            # same work as for an unknown ID keeps the answer's time the same too.
+            await verify_password_off_loop(None, data.password)
             await record(self.connection, "login_refused", actor=actor, detail={"reason": "locked"})
-            raise AccountUnavailable(Refusal.LOCKED)
+            raise LoginFailed
         if not await verify_password_off_loop(account.password_hash, data.password):
             raise await self._failed(account, "wrong_password")
         # Only who knows the password learns that the account is disabled or out of date.
@@ -139,8 +147,10 @@ class LoginAttempt:
             if not await self.accounts.use_totp_step(account.id, step):
                 raise await self._failed(account, "totp_reused")
         if not await self.accounts.record_success(account.id):
+            # Locked by a parallel guess meanwhile: a different answer would confirm this
+            # password to whoever made both guesses.
             await record(self.connection, "login_refused", actor=actor, detail={"reason": "locked"})
-            raise AccountUnavailable(Refusal.LOCKED)
+            raise LoginFailed
         if needs_rehash(account.password_hash):
             account.password_hash = await hash_password_off_loop(data.password)
         permissions = await self.accounts.permissions_of(account.id)

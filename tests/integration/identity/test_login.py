@@ -74,11 +74,18 @@ async def test_brute_force_locks_the_account_and_is_logged(
     await app.make_account("tanaka")
 
     answers = [await app.login("tanaka", f"guess number {n}") for n in range(5)]
+    right_password = await app.login("tanaka")
+    unknown = await app.login("nobody", "guess number 0")
 
-    assert [answer.status_code for answer in answers] == [401, 401, 401, 403, 403]
-    assert answers[3].json()["error"]["code"] == "account_locked"
-    # The right password does not open a locked account.
-    assert (await app.login("tanaka")).status_code == 403
+    # Locked or not, and known or not, the answer is the same: five guesses cannot tell
+    # whether the login ID exists, nor whether the password of a locked account is right.
+    assert [answer.status_code for answer in answers] == [401] * 5
+    assert right_password.status_code == 401
+    bodies = {
+        (answer.json()["error"]["code"], answer.json()["error"]["message"])
+        for answer in [*answers, right_password, unknown]
+    }
+    assert len(bodies) == 1
     account = await app.account("tanaka")
     assert account.failed_attempts == 3
     outcomes = [entry["outcome"] for entry in await app.log_entries() if entry["actor"] == "tanaka"]
@@ -107,7 +114,7 @@ async def test_lockout_lifts_after_the_set_time(staff_app_factory: StaffAppFacto
     app = await staff_app_factory(Zone.ISSUANCE, MADOGUCHI_STAFF_LOCKOUT_THRESHOLD="1")
     await app.make_account("tanaka")
     await app.login("tanaka", "a wrong password")
-    assert (await app.login("tanaka")).status_code == 403
+    assert (await app.login("tanaka")).status_code == 401
 
     await app.update_account(
         "tanaka", locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
