@@ -8,6 +8,7 @@ import click
 
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.identity.cli import users_commands
+from api.core.identity.terminal_cli import terminals_commands
 from api.core.settings import Zone
 from api.core.zone_cli import make_zone_group, zone_settings
 from api.issuance.demo import seed_demo_residents, write_demo_files
@@ -18,6 +19,7 @@ from api.issuance.services import CardImportReport
 
 issuance_group = make_zone_group(Zone.ISSUANCE, "api.issuance.app:create_app")
 issuance_group.add_command(users_commands(Zone.ISSUANCE))
+issuance_group.add_command(terminals_commands(Zone.ISSUANCE))
 issuance_group.add_command(progress_commands)
 issuance_group.add_command(issuance_sync_commands)
 issuance_group.add_command(import_cards_command)

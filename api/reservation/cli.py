@@ -10,6 +10,7 @@ import click
 from api.core.audit.commands import logged_command
 from api.core.database import create_sqlalchemy_config, resolve_database_url
 from api.core.identity.cli import users_commands
+from api.core.identity.terminal_cli import terminals_commands
 from api.core.settings import Zone
 from api.core.zone_cli import make_zone_group, zone_settings
 from api.reservation.demo import seed_demo_places
@@ -19,6 +20,7 @@ from api.reservation.places.services import Clock
 
 reservation_group = make_zone_group(Zone.RESERVATION, "api.reservation.app:create_app")
 reservation_group.add_command(users_commands(Zone.RESERVATION))
+reservation_group.add_command(terminals_commands(Zone.RESERVATION))
 reservation_group.add_command(places_commands)
 reservation_group.add_command(reservation_sync_commands)
 

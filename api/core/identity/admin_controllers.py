@@ -35,7 +35,6 @@ from api.core.identity.services import (
     RoleService,
     TerminalService,
 )
-from api.core.identity.terminals import canonical_fingerprint
 from api.core.identity.user_controllers import MANAGE_USERS, UserController
 
 
@@ -181,15 +180,8 @@ class TerminalController(Controller):
         registered_terminals: NamedDependency[TerminalService],
     ) -> Terminal:
         """Register a terminal by its certificate fingerprint (hex, colons allowed)."""
-        fingerprint = canonical_fingerprint(data.fingerprint)
-        if fingerprint is None:
-            message = "The fingerprint must be 40 to 128 hexadecimal digits."
-            raise IdentityConflict(message)
-        if await registered_terminals.get_one_or_none(fingerprint=fingerprint) is not None:
-            message = "A terminal with this fingerprint is registered."
-            raise IdentityConflict(message)
-        terminal = await registered_terminals.create(
-            {"name": data.name, "fingerprint": fingerprint, "active": data.active}
+        terminal = await registered_terminals.register(
+            name=data.name, fingerprint=data.fingerprint, active=data.active
         )
         await record_change(request, "terminal_registered", data.name)
         return _terminal_view(terminal)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Final, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from api.core.settings import Zone, ZoneSettings
 from api.core.tables import CoreTables
 
 ADMINISTRATOR_ROLE: Final = "administrators"
+T = TypeVar("T")
 
 
 def zone_tables(zone: Zone) -> CoreTables:
@@ -107,6 +108,21 @@ async def unlock_account(session: AsyncSession, tables: CoreTables, login_id: st
     return True
 
 
+def run_with_session(zone: Zone, work: Callable[[AsyncSession, ZoneSettings], Awaitable[T]]) -> T:
+    """Run ``work`` with a session of the zone's database and its settings (for commands)."""
+    # Imported here: zone_cli imports the app factories, which would import this module.
+    from api.core.zone_cli import zone_settings  # noqa: PLC0415
+
+    settings = zone_settings(zone)
+    config = create_sqlalchemy_config(zone, resolve_database_url(settings), null_pool=True)
+
+    async def main() -> T:
+        async with config.get_session() as session:
+            return await work(session, settings)
+
+    return asyncio.run(main())
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -124,17 +140,7 @@ def users_commands(zone: Zone) -> click.Group:
         pass
 
     def run(work: Any) -> Any:
-        # Imported here: zone_cli imports the app factories, which would import this module.
-        from api.core.zone_cli import zone_settings  # noqa: PLC0415
-
-        settings = zone_settings(zone)
-        config = create_sqlalchemy_config(zone, resolve_database_url(settings), null_pool=True)
-
-        async def main() -> Any:
-            async with config.get_session() as session:
-                return await work(session, settings)
-
-        return asyncio.run(main())
+        return run_with_session(zone, work)
 
     @users.command(name="create-admin")
     @click.option("--login-id", required=True, help="The administrator's own login ID.")

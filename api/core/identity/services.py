@@ -15,6 +15,7 @@ from typing import Any, Self, cast
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import and_, case, delete, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
@@ -26,6 +27,7 @@ from api.core.identity.passwords import (
     verify_password_off_loop,
 )
 from api.core.identity.permissions import Permission, unknown_permissions
+from api.core.identity.terminals import canonical_fingerprint
 from api.core.settings import ZoneSettings
 from api.core.tables import CoreTables
 
@@ -346,6 +348,28 @@ class TerminalService(ZoneService):
     def model_of(cls, tables: CoreTables) -> type[Any]:
         """The zone's registered terminal table."""
         return tables.registered_terminal
+
+    async def register(self, *, name: str, fingerprint: str, active: bool = True) -> Any:
+        """Register a terminal by its fingerprint (hex, colons allowed); flush, not commit.
+
+        A malformed fingerprint is refused, and so is one registered already: the unique
+        index decides in the INSERT itself, so of two registrations at once one wins.
+        """
+        canonical = canonical_fingerprint(fingerprint)
+        if canonical is None:
+            message = "The fingerprint must be 40 to 128 hexadecimal digits."
+            raise IdentityConflict(message)
+        model = self.tables.registered_terminal
+        terminal = await self.session.scalar(
+            insert(model)
+            .values(name=name, fingerprint=canonical, active=active)
+            .on_conflict_do_nothing(index_elements=[model.fingerprint])
+            .returning(model)
+        )
+        if terminal is None:
+            message = "A terminal with this fingerprint is registered."
+            raise IdentityConflict(message, details={"fingerprint": canonical})
+        return terminal
 
     async def active_by_fingerprint(self, fingerprint: str) -> Any | None:
         """The active terminal with this (canonical) fingerprint, or ``None``."""

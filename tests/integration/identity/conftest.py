@@ -8,14 +8,18 @@ outside the staff networks, or as the TLS proxy.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import click
 import httpx
 import pytest
+from click.testing import CliRunner
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
@@ -27,7 +31,7 @@ from api.core.identity.passwords import PasswordPolicy
 from api.core.identity.permissions import Permission
 from api.core.identity.services import AccountService, RoleService
 from api.core.plugin import CorePlugin
-from api.core.settings import Zone, ZoneSettings
+from api.core.settings import Zone, ZoneSettings, get_settings
 from api.core.tables import CoreTables
 from api.issuance.models import CORE_TABLES as ISSUANCE_TABLES
 from api.reservation.models import CORE_TABLES as RESERVATION_TABLES
@@ -231,3 +235,27 @@ def today() -> dt.date:
 def days_ago(days: int) -> dt.datetime:
     """A moment ``days`` days before now (UTC)."""
     return dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+
+
+def _invoke(group: click.Group, environment: dict[str, str], args: list[str], stdin: str) -> Any:
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(group, args, input=stdin)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+def invoke_zone_cli(
+    group: click.Group, zone: Zone, url: str, tmp_path: Path, args: list[str], stdin: str = ""
+) -> Any:
+    """Run a zone's command group on the test database (in a thread: it calls asyncio.run)."""
+    environment = {f"{zone.value.upper()}_DATABASE_URL": url, "MADOGUCHI_VAR_DIR": str(tmp_path)}
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(_invoke, group, environment, args, stdin).result()

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
 import pytest
-from click.testing import CliRunner
 
 from api.core.identity.cli import users_commands
-from api.core.settings import Zone, get_settings
-from tests.integration.identity.conftest import PASSWORD, StaffApp, days_ago, today
+from api.core.settings import Zone
+from tests.integration.identity.conftest import (
+    PASSWORD,
+    StaffApp,
+    days_ago,
+    invoke_zone_cli,
+    today,
+)
 
 
 async def _admin(app: StaffApp) -> dict[str, str]:
@@ -143,22 +146,6 @@ async def test_a_password_reset_ends_the_accounts_sessions(issuance_app: StaffAp
     assert admin.id != tanaka.id
 
 
-def _invoke_cli(zone: Zone, url: str, tmp_path: Any, args: list[str], stdin: str) -> Any:
-    keys = {f"{zone.value.upper()}_DATABASE_URL": url, "MADOGUCHI_VAR_DIR": str(tmp_path)}
-    saved = {key: os.environ.get(key) for key in keys}
-    os.environ.update(keys)
-    get_settings.cache_clear()
-    try:
-        return CliRunner().invoke(users_commands(zone), args, input=stdin)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
-
-
 @pytest.mark.parametrize("zone", list(Zone), ids=lambda zone: zone.value)
 async def test_create_admin_bootstraps_an_administrator_with_a_chosen_password(
     staff_app_factory: Any, zone_database_urls: dict[Zone, str], tmp_path: Any, zone: Zone
@@ -167,8 +154,7 @@ async def test_create_admin_bootstraps_an_administrator_with_a_chosen_password(
     url = zone_database_urls[zone]
 
     def invoke(args: list[str], stdin: str) -> Any:
-        with ThreadPoolExecutor(max_workers=1) as executor:
-            return executor.submit(_invoke_cli, zone, url, tmp_path, args, stdin).result()
+        return invoke_zone_cli(users_commands(zone), zone, url, tmp_path, args, stdin)
 
     weak = await asyncio.to_thread(
         invoke, ["create-admin", "--login-id", "chief", "--password-stdin"], "short\n"
