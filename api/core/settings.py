@@ -267,7 +267,8 @@ def _common_zone_settings(zone: Zone) -> tuple[Setting, ...]:
             "Addresses (CIDR, comma-separated) of the reverse proxy whose `X-Forwarded-For` "
             "(its last entry) names the client, for the staff networks, the login rate limit "
             "and the access log. The default trusts a proxy on this host; a request without the "
-            "header counts by its own address. The terminal-certificate header is another "
+            "header counts by its own address, one whose last entry is no address as an "
+            "unknown client (refused by staff routes). The terminal-certificate header is another "
             f"matter: see `{prefix}_CERTIFICATE_PROXIES`.",
             "trusted_proxies",
             _networks,

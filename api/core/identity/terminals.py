@@ -59,14 +59,18 @@ def client_address(scope: Scope, trusted_proxies: tuple[Network, ...]) -> str | 
     """The terminal's address: the peer, or behind a trusted proxy the address it reports.
 
     Only the last ``X-Forwarded-For`` entry is used: it is the one our proxy appended;
-    earlier entries come from the client and could be forged.
+    earlier entries come from the client and could be forged. ``None`` when the proxy's
+    entry is no address: the request is not the proxy's own, so taking the proxy's
+    address (often inside the staff networks) would let it in.
     """
     peer = peer_address(scope)
     if not from_proxy(scope, trusted_proxies):
         return peer
-    forwarded = dict(scope["headers"]).get(_FORWARDED_FOR, b"").decode("latin-1")
-    last = forwarded.rsplit(",", maxsplit=1)[-1].strip()
-    return last if _address(last) is not None else peer
+    forwarded = dict(scope["headers"]).get(_FORWARDED_FOR)
+    if forwarded is None:
+        return peer  # the proxy's host itself (a health check), with no client behind it
+    last = forwarded.decode("latin-1").rsplit(",", maxsplit=1)[-1].strip()
+    return last if _address(last) is not None else None
 
 
 def address_allowed(address: str | None, staff_networks: tuple[Network, ...]) -> bool:

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.identity.terminals import client_address
+from api.core.identity.terminals import client_address, peer_address
 from api.core.secrets import resolve_secret_key
 from api.core.settings import Network, ZoneSettings
 from api.reservation.booking.config import BookingSettings, cached_booking_settings
@@ -44,8 +44,12 @@ class BookingContext:
         return self.zone.trusted_proxies
 
     def client_of(self, request: Request[Any, Any, Any]) -> str | None:
-        """The client's address, behind a trusted proxy the one it reports."""
-        return client_address(request.scope, self.trusted_proxies)
+        """The client's address, behind a trusted proxy the one it reports.
+
+        When the proxy's report is unreadable, the proxy's own address: such attempts then
+        share one rate limit instead of escaping it.
+        """
+        return client_address(request.scope, self.trusted_proxies) or peer_address(request.scope)
 
 
 def provide_context(state: State) -> BookingContext:

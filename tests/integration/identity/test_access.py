@@ -136,14 +136,19 @@ async def test_behind_the_loopback_proxy_the_forwarded_client_is_judged_by_defau
     # nginx on this host: the peer is 127.0.0.1, the client the address nginx appended.
     proxied = {"x-test-peer": "127.0.0.1", "x-forwarded-for": "203.0.113.9"}
 
+    garbled = {"x-test-peer": "127.0.0.1", "x-forwarded-for": "127.0.0.1, unknown"}
+
     refused = await staff_app.client.get(route, headers=proxied)
     direct = await staff_app.client.get(route, headers={"x-test-peer": "127.0.0.1"})
+    # An entry of the proxy's that is no address is an unknown client, not the proxy.
+    unreadable = await staff_app.client.get(route, headers=garbled)
 
     assert refused.status_code == 403
     assert "office's networks" in refused.json()["error"]["message"]
     assert direct.status_code == 200
+    assert unreadable.status_code == 403
     refusals = [e for e in await staff_app.log_entries() if e["outcome"] == "refused_network"]
-    assert [e["detail"]["client_address"] for e in refusals] == ["203.0.113.9"]
+    assert [e["detail"]["client_address"] for e in refusals] == ["203.0.113.9", "unknown"]
 
 
 FINGERPRINT = "ab" * 32

@@ -256,6 +256,27 @@ async def test_behind_the_loopback_proxy_each_forwarded_client_is_limited_and_lo
     ]
 
 
+@pytest.mark.parametrize("settings_override", [{"login_rate_limit": 2}])
+async def test_attempts_whose_forwarded_address_is_unreadable_share_the_proxys_limit(
+    client: AsyncTestClient[Litestar], places: Places
+) -> None:
+    await places.add_eligible(1)
+    await inside_one_rate_window()
+
+    async def attempt(forwarded: str) -> int:
+        response = await client.post(
+            "/api/resident/login",
+            json={"reservation_id": rid(1), "password": password_of(1)},
+            headers={"x-forwarded-for": forwarded},
+        )
+        return response.status_code
+
+    # No client address to count them by: they must not escape the limit either.
+    statuses = [await attempt(forwarded) for forwarded in ("unknown", "", "203.0.113.9, x")]
+
+    assert statuses == [200, 200, 429]
+
+
 @pytest.mark.parametrize("settings_override", [{"alarm_failures_per_minute": 4}])
 async def test_failures_across_ids_raise_the_alarm(
     client: AsyncTestClient[Litestar], places: Places, caplog: pytest.LogCaptureFixture

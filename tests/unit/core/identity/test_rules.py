@@ -185,6 +185,20 @@ def test_terminal_addresses_and_proxies() -> None:
     assert client_address(forged, rules.trusted_proxies) == "192.168.0.1"
 
 
+def test_an_unreadable_proxy_report_is_an_unknown_address_not_the_proxys() -> None:
+    rules = settings(ISSUANCE_STAFF_NETWORKS="10.9.0.0/16", ISSUANCE_TRUSTED_PROXIES="10.9.9.9/32")
+    garbled = scope("10.9.9.9", {"x-forwarded-for": "203.0.113.9, not-an-address"})
+    empty = scope("10.9.9.9", {"x-forwarded-for": ""})
+    own = scope("10.9.9.9")
+
+    # The proxy sits inside the staff networks: its address must not stand in for a client.
+    assert client_address(garbled, rules.trusted_proxies) is None
+    assert client_address(empty, rules.trusted_proxies) is None
+    assert not address_allowed(client_address(garbled, rules.trusted_proxies), rules.staff_networks)
+    # Without the header the request is the proxy host's own.
+    assert client_address(own, rules.trusted_proxies) == "10.9.9.9"
+
+
 @pytest.mark.parametrize("zone", list(Zone), ids=lambda zone: zone.value)
 def test_by_default_a_loopback_proxy_is_believed_and_its_client_judged(zone: Zone) -> None:
     rules = load_settings(zone, {"MADOGUCHI_VAR_DIR": "/tmp"})
