@@ -111,7 +111,7 @@ def provide_card_filter(
     ] = None,
 ) -> CardFilter:
     """The card list's filter from the query string (a day range must not run backwards)."""
-    if reached_from and reached_until and reached_until < reached_from:
+    if reached_from is not None and reached_until is not None and reached_until < reached_from:
         raise ValidationException(
             "reached_until is before reached_from",
             extra=[{"key": "reached_until", "message": "must not be before reached_from"}],
@@ -131,12 +131,9 @@ class ProgressController(Controller):
 
     path = "/api/progress"
     tags = ["progress"]
+    dependencies = {"where": Provide(provide_card_filter, sync_to_thread=False)}
 
-    @get(
-        "/cards",
-        opt=_need(Permission.RESIDENTS_READ),
-        dependencies={"where": Provide(provide_card_filter, sync_to_thread=False)},
-    )
+    @get("/cards", opt=_need(Permission.RESIDENTS_READ))
     async def cards(
         self,
         *,
@@ -149,11 +146,7 @@ class ProgressController(Controller):
         """Cards by phase, location and when they reached their phase (paginated)."""
         return await list_cards(db_session, where, tz=_timezone(state), limit=limit, offset=offset)
 
-    @get(
-        "/cards.csv",
-        opt=_need(Permission.RESIDENTS_READ),
-        dependencies={"where": Provide(provide_card_filter, sync_to_thread=False)},
-    )
+    @get("/cards.csv", opt=_need(Permission.RESIDENTS_READ))
     async def cards_csv(
         self,
         db_session: NamedDependency[AsyncSession],
