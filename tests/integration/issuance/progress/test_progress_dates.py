@@ -18,6 +18,7 @@ from api.issuance.progress.services import import_results
 from tests.integration.issuance.progress.factories import add_residents, advance
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+RESULTS_HEADER = "製造管理番号,結果,実施日,交付場所コード,備考\r\n"
 
 
 def _today() -> dt.date:
@@ -25,9 +26,8 @@ def _today() -> dt.date:
 
 
 def _issued_file(*rows: tuple[str, str]) -> bytes:
-    lines = ["製造管理番号,結果,実施日,交付場所コード,備考"]
-    lines += [f"{reservation_id},交付済,{day},city-hall," for reservation_id, day in rows]
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    lines = [f"{reservation_id},交付済,{day},city-hall,\r\n" for reservation_id, day in rows]
+    return (RESULTS_HEADER + "".join(lines)).encode("utf-8")
 
 
 async def _listed(session: AsyncSession, where: CardFilter) -> list[str]:
@@ -81,7 +81,7 @@ async def test_an_undated_change_after_a_dated_one_counts_on_the_day_it_was_reco
     issuance_session: AsyncSession,
 ) -> None:
     [resident] = await add_residents(issuance_session, 1)
-    presetup = "製造管理番号,結果,実施日,交付場所コード,備考\r\n"
+    presetup = RESULTS_HEADER
     presetup += f"{resident.reservation_id},済,2026-04-01,,\r\n"
     await import_results(issuance_session, presetup.encode(), "presetup", actor="batch")
     today_before = _today()
@@ -133,7 +133,7 @@ async def test_the_card_list_api_filters_by_day_and_refuses_a_range_that_runs_ba
     residents = await add_residents(committed_session, 2)
     await committed_session.commit()
     ids = [resident.reservation_id for resident in residents]
-    presetup = "製造管理番号,結果,実施日,交付場所コード,備考\r\n"
+    presetup = RESULTS_HEADER
     presetup += f"{ids[0]},済,2026-04-01,,\r\n{ids[1]},済,2026-04-03,,\r\n"
     imported = await progress_client.post(
         "/api/progress/results/presetup", content=presetup.encode()
