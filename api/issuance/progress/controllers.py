@@ -162,10 +162,11 @@ class ProgressController(Controller):
     async def counts(
         self,
         db_session: NamedDependency[AsyncSession],
-        location_code: FromQuery[LocationQuery | None] = None,
+        state: State,
+        where: NamedDependency[CardFilter],
     ) -> PhaseCounts:
-        """How many cards are in each phase (the dashboard)."""
-        return await phase_counts(db_session, location_code)
+        """How many cards are in each phase (the dashboard), with the card list's filters."""
+        return await phase_counts(db_session, where, tz=_timezone(state))
 
     @post("/cards/{reservation_id:str}/changes", opt=_need(Permission.PROGRESS_UPDATE))
     async def change_one(

@@ -51,17 +51,12 @@ def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=tz)
 
 
-def _by_phase_and_location(statement: Any, where: CardFilter) -> Any:
+def _filtered(statement: Any, where: CardFilter, tz: ZoneInfo) -> Any:
     statement = statement.outerjoin(CardProgress, CardProgress.resident_id == Resident.id)
     if where.phase is not None:
         statement = statement.where(_current_phase == where.phase.value)
     if where.location_code is not None:
         statement = statement.where(CardProgress.location_code == where.location_code)
-    return statement
-
-
-def _filtered(statement: Any, where: CardFilter, tz: ZoneInfo) -> Any:
-    statement = _by_phase_and_location(statement, where)
     if where.changed_from is not None:
         statement = statement.where(_changed_at >= where.changed_from)
     if where.changed_before is not None:
@@ -151,11 +146,14 @@ async def card_csv_rows(
     return cells
 
 
-async def phase_counts(session: AsyncSession, location_code: str | None = None) -> PhaseCounts:
-    """How many cards are in each phase (every phase listed, zeros included)."""
-    statement = _by_phase_and_location(
-        select(_current_phase.label("phase"), func.count(Resident.id).label("cards")),
-        CardFilter(location_code=location_code),
+async def phase_counts(session: AsyncSession, where: CardFilter, *, tz: ZoneInfo) -> PhaseCounts:
+    """How many cards matching the filter are in each phase (every phase listed, zeros too).
+
+    With a day range: how many cards reached their current phase on those days (issued
+    this week, per location), as the list with the same filter shows them.
+    """
+    statement = _filtered(
+        select(_current_phase.label("phase"), func.count(Resident.id).label("cards")), where, tz
     ).group_by(_current_phase)
     counts = {phase.value: 0 for phase in Phase}
     for row in await session.execute(statement):

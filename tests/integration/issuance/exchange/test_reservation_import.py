@@ -294,7 +294,7 @@ async def test_reserved_cards_carry_the_location_of_their_booking(
     assert {row.resident_id: row.location_code for row in stored} == {
         r.id: "city-hall" for r in residents
     }
-    counts = await phase_counts(issuance_session, "city-hall")
+    counts = await phase_counts(issuance_session, CardFilter(location_code="city-hall"), tz=TOKYO)
     assert (counts.counts["reserved"], counts.total) == (2, 2)
     reserved = await list_cards(
         issuance_session,
@@ -329,8 +329,12 @@ async def test_a_booking_moved_to_another_location_moves_its_card_with_an_event(
         ("reserved", "city-hall"),
         ("reserved", "kita"),
     ]
-    assert (await phase_counts(issuance_session, "city-hall")).total == 0
-    assert (await phase_counts(issuance_session, "kita")).counts["reserved"] == 1
+    assert (
+        await phase_counts(issuance_session, CardFilter(location_code="city-hall"), tz=TOKYO)
+    ).total == 0
+    assert (
+        await phase_counts(issuance_session, CardFilter(location_code="kita"), tz=TOKYO)
+    ).counts["reserved"] == 1
 
 
 def _list_row(reservation_id: str, **changes: object) -> ReservationListRow:

@@ -142,6 +142,7 @@ async def test_the_card_list_api_filters_by_day_and_refuses_a_range_that_runs_ba
     april_first = {"reached_from": "2026-04-01", "reached_until": "2026-04-02"}
     listed = await progress_client.get("/api/progress/cards", params=april_first)
     exported = await progress_client.get("/api/progress/cards.csv", params=april_first)
+    counted = await progress_client.get("/api/progress/counts", params=april_first)
     backwards = await progress_client.get(
         "/api/progress/cards", params={"reached_from": "2026-04-03", "reached_until": "2026-04-01"}
     )
@@ -152,6 +153,8 @@ async def test_the_card_list_api_filters_by_day_and_refuses_a_range_that_runs_ba
     assert [(item["reservation_id"], item["reached_on"]) for item in listed.json()["items"]] == [
         (ids[0], "2026-04-01")
     ]
+    # The dashboard counts what the list shows: one card reached presetup_done those days.
+    assert (counted.json()["counts"]["presetup_done"], counted.json()["total"]) == (1, 1)
     header, row = exported.content.decode("utf-8-sig").splitlines()
     assert header.split(",")[4] == "実施日"
     assert row.split(",")[4] == "2026-04-01"

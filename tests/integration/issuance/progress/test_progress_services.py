@@ -363,7 +363,7 @@ async def test_lists_counts_and_csv_filter_by_phase_location_and_date(
         source="staff",
     )
 
-    counts = await phase_counts(issuance_session)
+    counts = await phase_counts(issuance_session, CardFilter(), tz=TOKYO)
     assert (counts.counts["imported"], counts.counts["presetup_done"], counts.total) == (2, 3, 5)
     assert counts.counts["issued"] == 0
     north = await list_cards(

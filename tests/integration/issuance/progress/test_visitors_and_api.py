@@ -88,7 +88,7 @@ async def test_a_card_marked_issued_from_the_visitor_list_counts_at_the_bookings
     )
 
     assert result.phase is Phase.ISSUED
-    counts = await phase_counts(issuance_session, "city-hall")
+    counts = await phase_counts(issuance_session, CardFilter(location_code="city-hall"), tz=TOKYO)
     assert counts.counts["issued"] == 1
     issued_here = await list_cards(
         issuance_session,
