@@ -58,6 +58,7 @@ def run_both_zones(settings: dict[Zone, ZoneSettings], demo_logins: Path) -> int
             url = zone_url(settings[zone])
             click.echo(f"  {zone.value:<12} {url}  (API docs, staff login: {url}/api/docs)")
         click.echo(f"  booking site {zone_url(settings[Zone.RESERVATION])}/  (for residents)")
+        click.echo(f"  console      {zone_url(settings[Zone.ISSUANCE])}/console/  (counter staff)")
         if demo_logins.is_file():
             click.echo("\nDemo logins:")
             click.echo(demo_logins.read_text(encoding="utf-8"))

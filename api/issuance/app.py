@@ -12,6 +12,7 @@ from api.issuance.locations.controllers import locations_route_handlers
 from api.issuance.models import CORE_TABLES
 from api.issuance.progress.controllers import progress_route_handlers
 from api.issuance.residents.controllers import residents_route_handlers
+from web.console.plugin import ConsolePlugin
 
 
 def create_app(settings: ZoneSettings | None = None, database_url: str | None = None) -> Litestar:
@@ -25,5 +26,8 @@ def create_app(settings: ZoneSettings | None = None, database_url: str | None = 
             *exchange_route_handlers(),
             *locations_route_handlers(),
         ],
-        plugins=[CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None)],
+        plugins=[
+            CorePlugin(settings, url, CORE_TABLES, null_pool=database_url is not None),
+            ConsolePlugin(settings),
+        ],
     )

@@ -94,6 +94,45 @@ def token_view(token: Any) -> Token:
     )
 
 
+async def begin_session(
+    request: Request[Any, Any, Any], account: Any, staff_accounts: AccountService
+) -> None:
+    """Start the staff session of an account that just logged in (API and console alike)."""
+    await prune_expired_sessions(staff_accounts.repository.session)
+    moment = utc_now().timestamp()
+    # A new session under a new id: an id planted before login is worthless after it.
+    request.set_session(
+        {
+            "account_id": account.id,
+            "login_at": moment,
+            "seen_at": moment,
+            "password_stamp": account.password_changed_at.timestamp(),
+            RENEW_ID: True,
+        }
+    )
+
+
+async def change_own_password(
+    request: Request[Any, Any, Any],
+    staff_accounts: AccountService,
+    *,
+    current: str,
+    new: str,
+    policy: PasswordPolicy,
+) -> None:
+    """Change the logged-in account's password (API and console); other sessions end.
+
+    Raises the account service's DomainError when the current password is wrong or the
+    new one breaks a rule.
+    """
+    principal = _principal(request)
+    account = await staff_accounts.get(principal.account_id)
+    await staff_accounts.change_own_password(account, current=current, new=new, policy=policy)
+    request.session["password_stamp"] = account.password_changed_at.timestamp()
+    request.session[RENEW_ID] = True
+    await record(request, "password_changed", actor=_actor(principal))
+
+
 class StaffSessionController(Controller):
     """Logging in and out, and what a member of staff does for their own account."""
 
@@ -113,18 +152,7 @@ class StaffSessionController(Controller):
         account, principal = await LoginAttempt(
             request, staff_accounts, identity.settings, terminal
         ).run(data)
-        await prune_expired_sessions(staff_accounts.repository.session)
-        moment = utc_now().timestamp()
-        # A new session under a new id: an id planted before login is worthless after it.
-        request.set_session(
-            {
-                "account_id": account.id,
-                "login_at": moment,
-                "seen_at": moment,
-                "password_stamp": account.password_changed_at.timestamp(),
-                RENEW_ID: True,
-            }
-        )
+        await begin_session(request, account, staff_accounts)
         return _me(account, principal, identity.settings)
 
     @post("/logout", opt={AUTHENTICATED: True, SETUP: True}, status_code=HTTP_204_NO_CONTENT)
@@ -154,14 +182,13 @@ class StaffSessionController(Controller):
         password_policy: NamedDependency[PasswordPolicy],
     ) -> None:
         """Change one's own password (the current one is asked again); other sessions end."""
-        principal = _principal(request)
-        account = await staff_accounts.get(principal.account_id)
-        await staff_accounts.change_own_password(
-            account, current=data.current_password, new=data.new_password, policy=password_policy
+        await change_own_password(
+            request,
+            staff_accounts,
+            current=data.current_password,
+            new=data.new_password,
+            policy=password_policy,
         )
-        request.session["password_stamp"] = account.password_changed_at.timestamp()
-        request.session[RENEW_ID] = True
-        await record(request, "password_changed", actor=_actor(principal))
 
     @post("/totp/setup", opt={AUTHENTICATED: True, SETUP: True}, status_code=HTTP_200_OK)
     async def start_totp(
