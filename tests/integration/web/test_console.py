@@ -12,6 +12,7 @@ import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -221,3 +222,55 @@ async def test_a_page_beyond_the_accounts_permissions_says_so_and_changes_nothin
     assert "reservations.read" in visitors.text
     assert memo.status_code == 403
     assert "試し" not in again.text
+
+
+async def test_a_first_login_leads_to_the_password_form_before_anything_else(
+    console: AsyncTestClient[Litestar], desk: AsyncSession
+) -> None:
+    await desk.execute(
+        text("UPDATE staff_accounts SET must_change_password = true WHERE login_id = 'clerk'")
+    )
+    await desk.commit()
+
+    logged_in = await _log_in(console, "clerk")
+    elsewhere = await console.get("/console/residents")
+    token = _token(elsewhere)
+    differing = await console.post(
+        "/console/password",
+        data={
+            "current_password": STAFF_PASSWORD,
+            "new_password": "a new and long passphrase",
+            "new_password_again": "another long passphrase",
+            "_csrf_token": token,
+        },
+    )
+    short = await console.post(
+        "/console/password",
+        data={
+            "current_password": STAFF_PASSWORD,
+            "new_password": "short",
+            "new_password_again": "short",
+            "_csrf_token": token,
+        },
+    )
+    changed = await console.post(
+        "/console/password",
+        data={
+            "current_password": STAFF_PASSWORD,
+            "new_password": "a new and long passphrase",
+            "new_password_again": "a new and long passphrase",
+            "_csrf_token": token,
+        },
+    )
+    then = await console.get("/console/residents")
+
+    assert str(logged_in.url).endswith("/console/password")
+    assert str(elsewhere.url).endswith("/console/password")
+    assert differing.status_code == 422
+    assert "一致しません" in differing.text
+    assert short.status_code == 422
+    assert "パスワードは変更されていません" in short.text
+    assert changed.status_code == 200
+    assert "パスワードを変更しました" in changed.text
+    assert then.status_code == 200
+    assert "交付対象者の検索" in then.text
