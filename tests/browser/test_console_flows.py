@@ -138,6 +138,14 @@ def test_a_clerk_logs_in_finds_a_resident_notes_a_call_and_marks_a_visitor(
     console.check("memo")
     assert "電話あり、来週来庁予定" in page.inner_text("#main")
 
+    page.select_option("#action", "notice_printed")
+    page.click("form[action$='/changes'] button[type=submit]")
+    page.wait_for_url("**recorded=1*")
+    console.check("recorded")
+
     page.click("text=ダッシュボード")
     console.check("dashboard")
-    assert "交付前設定済" in page.inner_text("main")
+    page.click("main >> text=交付案内送付済")
+    page.wait_for_url("**/console/cards?phase=notice_sent")
+    console.check("cards")
+    assert "T00-000002" in page.inner_text("main table")

@@ -13,14 +13,19 @@ from urllib.parse import urlencode
 from litestar import Request, Response, Router
 from litestar.config.app import AppConfig
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_403_FORBIDDEN
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_403_FORBIDDEN
 
 from api.core.identity.guards import PUBLIC
 from api.core.settings import ZoneSettings
+from web.console.progress_pages import ConsoleProgressController
 from web.console.session_pages import FIRST_STEP, LOGIN, ConsoleSessionController
 from web.console.work_pages import ConsoleController
 from web.resident.pages import page
@@ -45,15 +50,21 @@ def _not_yours(_: Request[Any, Any, Any], refusal: PermissionDeniedException) ->
     )
 
 
+def _check_the_form(_: Request[Any, Any, Any], refusal: ValidationException) -> Response[Any]:
+    # The query or form did not parse (a day that is no date, a range that runs backwards).
+    return page("console/problem.html", HTTP_400_BAD_REQUEST, invalid=str(refusal.detail))
+
+
 def console_route_handlers() -> list[Router]:
     """The console's pages and the static files they use."""
     pages = Router(
         path="/",
-        route_handlers=[ConsoleSessionController, ConsoleController],
+        route_handlers=[ConsoleSessionController, ConsoleController, ConsoleProgressController],
         middleware=[PageHeadersMiddleware()],
         exception_handlers={
             NotAuthorizedException: _log_in_first,
             PermissionDeniedException: _not_yours,
+            ValidationException: _check_the_form,
         },
         include_in_schema=False,
     )

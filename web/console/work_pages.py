@@ -20,9 +20,7 @@ from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
-from api.core.identity.guards import PERMISSION, principal_of
 from api.core.identity.permissions import Permission
-from api.core.settings import ZoneSettings
 from api.issuance.progress.notices import locations
 from api.issuance.progress.queries import CardFilter, phase_counts
 from api.issuance.progress.resident_page import add_memo, resident_page
@@ -40,52 +38,12 @@ from api.issuance.residents.services import (
     ResidentService,
     resident_schema,
 )
+from web.console.common import actor_of, city_tz, console_page, need, refusal_texts
 from web.i18n import N_, Text
 from web.resident.forms import FieldError
-from web.resident.pages import page
 
 PAGE_SIZE: Final = 50
 MEMO_LENGTH: Final = 2000
-PHASE_NAMES: Final = {
-    Phase.IMPORTED.value: Text(N_("Imported (no pre-issuance setup yet)")),
-    Phase.PRESETUP_DONE.value: Text(N_("Pre-issuance setup done")),
-    Phase.NOTICE_SENT.value: Text(N_("Notice letter sent")),
-    Phase.RESERVED.value: Text(N_("Booked")),
-    Phase.ISSUED.value: Text(N_("Issued")),
-    Phase.RETURNED.value: Text(N_("Returned")),
-    Phase.CANCELLED.value: Text(N_("Cancelled")),
-    Phase.EXPIRED.value: Text(N_("Expired")),
-}
-ATTENDANCE_NAMES: Final = {
-    "arrived": Text(N_("Arrived")),
-    "no_show": Text(N_("No-show")),
-    "issued": Text(N_("Issued")),
-}
-
-
-def _page(template: str, status_code: int = 200, **context: Any) -> Template:
-    """A console page: :func:`page` with the names of phases and marks."""
-    return page(
-        template,
-        status_code,
-        phase_names=PHASE_NAMES,
-        attendance_names=ATTENDANCE_NAMES,
-        **context,
-    )
-
-
-def _need(permission: Permission) -> dict[str, Any]:
-    return {PERMISSION: permission.value}
-
-
-def _tz(state: State) -> ZoneInfo:
-    settings: ZoneSettings = state["settings"]
-    return settings.tz
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    principal = principal_of(request)
-    return principal.name if principal is not None else "anonymous"
 
 
 def _day(raw: str | None, tz: ZoneInfo) -> dt.date | None:
@@ -104,12 +62,12 @@ class ConsoleController(Controller):
     path = "/console"
     include_in_schema = False
 
-    @get("/", opt=_need(Permission.RESIDENTS_READ))
+    @get("/", opt=need(Permission.RESIDENTS_READ))
     async def dashboard(self, db_session: NamedDependency[AsyncSession], state: State) -> Template:
         """How many cards are in each phase, and today's visitor lists per location."""
-        tz = _tz(state)
+        tz = city_tz(state)
         counts = await phase_counts(db_session, CardFilter(), tz=tz)
-        return _page(
+        return console_page(
             "console/dashboard.html",
             counts=counts,
             phases=list(Phase),
@@ -117,7 +75,7 @@ class ConsoleController(Controller):
             today=dt.datetime.now(tz).date(),
         )
 
-    @get("/residents", opt=_need(Permission.RESIDENTS_READ))
+    @get("/residents", opt=need(Permission.RESIDENTS_READ))
     async def residents(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Template:
@@ -147,7 +105,7 @@ class ConsoleController(Controller):
             else:
                 table = await GaijiSubstitutionService(session=db_session).table()
                 found = [resident_schema(row, table) for row in rows]
-        return _page(
+        return console_page(
             "console/residents.html",
             errors=errors,
             values=query,
@@ -157,7 +115,7 @@ class ConsoleController(Controller):
             page_size=PAGE_SIZE,
         )
 
-    @get("/residents/{reservation_id:str}", opt=_need(Permission.RESIDENTS_READ))
+    @get("/residents/{reservation_id:str}", opt=need(Permission.RESIDENTS_READ))
     async def resident(
         self,
         request: Request[Any, Any, Any],
@@ -168,14 +126,14 @@ class ConsoleController(Controller):
         try:
             shown = await resident_page(db_session, reservation_id)
         except DomainError:
-            return _page("console/problem.html", HTTP_404_NOT_FOUND, missing=reservation_id)
-        return _page(
+            return console_page("console/problem.html", HTTP_404_NOT_FOUND, missing=reservation_id)
+        return console_page(
             "console/resident.html",
             resident=shown,
             noted=bool(request.query_params.get("noted")),
         )
 
-    @post("/residents/{reservation_id:str}/memos", opt=_need(Permission.PROGRESS_UPDATE))
+    @post("/residents/{reservation_id:str}/memos", opt=need(Permission.PROGRESS_UPDATE))
     async def memo(
         self,
         request: Request[Any, Any, Any],
@@ -188,11 +146,11 @@ class ConsoleController(Controller):
         if not body or len(body) > MEMO_LENGTH:
             shown = await resident_page(db_session, reservation_id)
             error = FieldError("body", Text(N_("Write a memo of up to 2,000 characters.")))
-            return _page("console/resident.html", 422, errors=[error], resident=shown)
-        await add_memo(db_session, reservation_id, body, author=_actor(request))
+            return console_page("console/resident.html", 422, errors=[error], resident=shown)
+        await add_memo(db_session, reservation_id, body, author=actor_of(request))
         return Redirect(f"/console/residents/{reservation_id}?noted=1#memos")
 
-    @get("/visitors", opt=_need(Permission.RESERVATIONS_READ))
+    @get("/visitors", opt=need(Permission.RESERVATIONS_READ))
     async def visitors(
         self,
         request: Request[Any, Any, Any],
@@ -200,7 +158,7 @@ class ConsoleController(Controller):
         state: State,
     ) -> Template:
         """予約者リスト of one location and day, households together, with marks to set."""
-        tz = _tz(state)
+        tz = city_tz(state)
         places = await locations(db_session)
         code = request.query_params.get("location_code") or (places[0].code if places else "")
         day = _day(request.query_params.get("day"), tz)
@@ -209,7 +167,7 @@ class ConsoleController(Controller):
             errors.append(FieldError("day", Text(N_("Enter the day as 2026-12-07."))))
             day = dt.datetime.now(tz).date()
         shown = await visitor_list(db_session, code, day, tz) if code else None
-        return _page(
+        return console_page(
             "console/visitors.html",
             errors=errors,
             places=places,
@@ -219,7 +177,7 @@ class ConsoleController(Controller):
             marked=request.query_params.get("marked"),
         )
 
-    @post("/visitors/attendance", opt=_need(Permission.PROGRESS_UPDATE))
+    @post("/visitors/attendance", opt=need(Permission.PROGRESS_UPDATE))
     async def attendance(
         self,
         request: Request[Any, Any, Any],
@@ -236,17 +194,19 @@ class ConsoleController(Controller):
                 AttendanceInput,
             )
         except msgspec.ValidationError as error:
-            return _page("console/problem.html", 422, refusal=str(error), back=back)
+            return console_page("console/problem.html", 422, refusal=str(error), back=back)
         try:
-            result = await mark_attendance(db_session, mark, actor=_actor(request))
+            result = await mark_attendance(db_session, mark, actor=actor_of(request))
         except BookingNotFound as missing:
-            return _page(
+            return console_page(
                 "console/problem.html", HTTP_404_NOT_FOUND, refusal=missing.message, back=back
             )
         except ProgressRefused as refused:
             # The card's own reason (not ready: no 交付前設定 yet, already issued, ...).
-            reasons = [change.reason for change in refused.details.refused]
-            return _page(
-                "console/problem.html", HTTP_409_CONFLICT, refusal="; ".join(reasons), back=back
+            return console_page(
+                "console/problem.html",
+                HTTP_409_CONFLICT,
+                refusals=refusal_texts(refused),
+                back=back,
             )
         return Redirect(f"{back}&marked={result.reservation_id}#visitors")

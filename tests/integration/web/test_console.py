@@ -274,3 +274,49 @@ async def test_a_first_login_leads_to_the_password_form_before_anything_else(
     assert "パスワードを変更しました" in changed.text
     assert then.status_code == 200
     assert "交付対象者の検索" in then.text
+
+
+async def test_a_dated_step_is_listed_on_its_day_and_an_illegal_step_is_refused_in_words(
+    console: AsyncTestClient[Litestar], desk: AsyncSession
+) -> None:
+    ready, waiting = await _booked_household(desk)
+    await _log_in(console, "clerk")
+    page = await console.get(f"/console/residents/{waiting.reservation_id}")
+    token = _token(page)
+
+    recorded = await console.post(
+        f"/console/residents/{waiting.reservation_id}/changes",
+        data={"action": "presetup_done", "occurred_on": "2026-04-01", "_csrf_token": token},
+    )
+    illegal = await console.post(
+        f"/console/residents/{waiting.reservation_id}/changes",
+        data={"action": "presetup_done", "_csrf_token": token},
+    )
+    unknown_action = await console.post(
+        f"/console/residents/{waiting.reservation_id}/changes",
+        data={"action": "reserved", "_csrf_token": token},
+    )
+    that_day = await console.get(
+        "/console/cards",
+        params={
+            "phase": "presetup_done",
+            "reached_from": "2026-04-01",
+            "reached_until": "2026-04-01",
+        },
+    )
+    backwards = await console.get(
+        "/console/cards", params={"reached_from": "2026-04-02", "reached_until": "2026-04-01"}
+    )
+
+    assert recorded.status_code == 200
+    assert "状態を記録しました" in recorded.text
+    assert illegal.status_code == 409
+    assert "交付前設定は記録済み" in illegal.text
+    assert unknown_action.status_code == 422  # the phone-booking step is not staff's to record
+    assert that_day.status_code == 200
+    assert waiting.reservation_id in that_day.text
+    assert ready.reservation_id not in that_day.text  # set up today, not on 2026-04-01
+    assert "2026年4月1日" in that_day.text
+    assert "/api/progress/cards.csv?phase=presetup_done" in that_day.text
+    assert backwards.status_code == 400
+    assert "reached_from" in backwards.text
