@@ -13,8 +13,11 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from litestar import Router
 from litestar.connection import ASGIConnection
+from litestar.datastructures import CacheControlHeader
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from web.i18n import (
@@ -136,3 +139,15 @@ def template_config(
     """Litestar's template configuration over :func:`create_environment`."""
     environment = create_environment(directory, site_globals)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def static_files_router(opt: dict[str, Any]) -> Router:
+    """``/static``: the sites' CSS and scripts, cached for an hour, open as ``opt`` says."""
+    return create_static_files_router(
+        path="/static",
+        directories=[STATIC_DIR],
+        name="static",
+        opt=dict(opt),
+        include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=3600, public=True),
+    )

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
-from litestar import Request
-from litestar.datastructures import State
 from litestar.response import Template
 
-from api.core.identity.guards import PERMISSION, principal_of
-from api.core.identity.permissions import Permission
-from api.core.settings import ZoneSettings
 from api.issuance.progress.rules import Action, Phase
 from api.issuance.progress.schemas import ProgressReport
 from api.issuance.progress.services import ProgressRefused
@@ -81,20 +75,3 @@ def console_page(template: str, status_code: int = 200, **context: Any) -> Templ
         staff_actions=STAFF_ACTIONS,
         **context,
     )
-
-
-def need(permission: Permission) -> dict[str, Any]:
-    """The ``opt`` of a page open to holders of ``permission`` (the app-wide guard reads it)."""
-    return {PERMISSION: permission.value}
-
-
-def city_tz(state: State) -> ZoneInfo:
-    """The city's time zone (the zone's settings)."""
-    settings: ZoneSettings = state["settings"]
-    return settings.tz
-
-
-def actor_of(request: Request[Any, Any, Any]) -> str:
-    """The login ID of the member of staff acting."""
-    principal = principal_of(request)
-    return principal.name if principal is not None else "anonymous"

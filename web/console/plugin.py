@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, Router
 from litestar.config.app import AppConfig
-from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
@@ -20,7 +19,6 @@ from litestar.exceptions import (
 )
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Redirect
-from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_403_FORBIDDEN
 
 from api.core.identity.guards import PUBLIC
@@ -30,7 +28,7 @@ from web.console.session_pages import FIRST_STEP, LOGIN, ConsoleSessionControlle
 from web.console.work_pages import ConsoleController
 from web.resident.pages import page
 from web.security import PageHeadersMiddleware
-from web.templating import STATIC_DIR, template_config
+from web.templating import static_files_router, template_config
 
 
 def _log_in_first(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
@@ -68,14 +66,7 @@ def console_route_handlers() -> list[Router]:
         },
         include_in_schema=False,
     )
-    static = create_static_files_router(
-        path="/static",
-        directories=[STATIC_DIR],
-        name="static",
-        opt={PUBLIC: True},
-        include_in_schema=False,
-        cache_control=CacheControlHeader(max_age=3600, public=True),
-    )
+    static = static_files_router({PUBLIC: True})
     return [pages, static]
 
 

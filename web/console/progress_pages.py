@@ -19,20 +19,13 @@ from litestar.status_codes import HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.identity.permissions import Permission
-from api.issuance.progress.controllers import provide_card_filter
+from api.issuance.progress.controllers import actor_of, city_tz, need, provide_card_filter
 from api.issuance.progress.notices import locations
 from api.issuance.progress.queries import CardFilter, list_cards
 from api.issuance.progress.rules import Action, Phase
 from api.issuance.progress.schemas import ProgressChange
 from api.issuance.progress.services import ProgressRefused, apply_changes
-from web.console.common import (
-    STAFF_ACTIONS,
-    actor_of,
-    city_tz,
-    console_page,
-    need,
-    refusal_texts,
-)
+from web.console.common import STAFF_ACTIONS, console_page, refusal_texts
 from web.i18n import N_, Text
 
 PAGE_SIZE: Final = 100

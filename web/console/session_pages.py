@@ -16,11 +16,9 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_422_UNPROCESSABLE_ENTITY
 
-from api.core.audit.events import Actor
 from api.core.errors import DomainError
-from api.core.identity.controllers import begin_session, change_own_password
+from api.core.identity.controllers import begin_session, change_own_password, end_session
 from api.core.identity.deps import IdentityContext
-from api.core.identity.events import record
 from api.core.identity.guards import AUTHENTICATED, SETUP, STAFF_ENTRY, principal_of
 from api.core.identity.login import (
     AccountUnavailable,
@@ -124,10 +122,7 @@ class ConsoleSessionController(Controller):
     @post("/logout", opt={AUTHENTICATED: True, SETUP: True})
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
         """End the session and go back to the login form."""
-        principal = principal_of(request)
-        name = principal.name if principal is not None else None
-        await record(request, "logout", actor=Actor(kind="staff", name=name))
-        request.clear_session()
+        await end_session(request)
         return Redirect(f"{LOGIN}?bye=1")
 
     @get("/password", opt={AUTHENTICATED: True, SETUP: True})

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import DomainError
 from api.core.identity.permissions import Permission
+from api.issuance.progress.controllers import actor_of, city_tz, need
 from api.issuance.progress.notices import locations
 from api.issuance.progress.queries import CardFilter, phase_counts
 from api.issuance.progress.resident_page import add_memo, resident_page
@@ -38,7 +39,7 @@ from api.issuance.residents.services import (
     ResidentService,
     resident_schema,
 )
-from web.console.common import actor_of, city_tz, console_page, need, refusal_texts
+from web.console.common import console_page, refusal_texts
 from web.i18n import N_, Text
 from web.resident.forms import FieldError
 

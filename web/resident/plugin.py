@@ -14,13 +14,11 @@ from typing import Any, Final
 from litestar import Request, Router
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.params import SkipValidation
 from litestar.plugins import InitPluginProtocol
-from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.secrets import resolve_secret_key
@@ -40,7 +38,7 @@ from web.resident.session import (
 from web.resident.site import ResidentSiteConfig
 from web.resident.wizard import BookingWizardController
 from web.security import PageHeadersMiddleware
-from web.templating import STATIC_DIR, template_config
+from web.templating import static_files_router, template_config
 
 PortFactory = Callable[[Request[Any, Any, Any], AsyncSession, BookingContext], ResidentBookingPort]
 CSRF_COOKIE: Final = "madoguchi_resident_csrf"
@@ -144,14 +142,7 @@ def resident_site_route_handlers(
         exception_handlers={LoginNeeded: login_needed},
         include_in_schema=False,
     )
-    static = create_static_files_router(
-        path="/static",
-        directories=[STATIC_DIR],
-        name="static",
-        opt=dict(PUBLIC_OPT),
-        include_in_schema=False,
-        cache_control=CacheControlHeader(max_age=3600, public=True),
-    )
+    static = static_files_router(PUBLIC_OPT)
     return [pages, static]
 
 

@@ -112,6 +112,12 @@ async def begin_session(
     )
 
 
+async def end_session(request: Request[Any, Any, Any]) -> None:
+    """Log the logout of the member of staff and end the session (API and console alike)."""
+    await record(request, "logout", actor=_actor(_principal(request)))
+    request.clear_session()
+
+
 async def change_own_password(
     request: Request[Any, Any, Any],
     staff_accounts: AccountService,
@@ -158,8 +164,7 @@ class StaffSessionController(Controller):
     @post("/logout", opt={AUTHENTICATED: True, SETUP: True}, status_code=HTTP_204_NO_CONTENT)
     async def logout(self, request: Request[Any, Any, Any]) -> None:
         """End the session (its server-side record is deleted)."""
-        await record(request, "logout", actor=_actor(_principal(request)))
-        request.clear_session()
+        await end_session(request)
 
     @get("/me", opt={AUTHENTICATED: True, SETUP: True})
     async def me(

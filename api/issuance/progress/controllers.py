@@ -76,7 +76,8 @@ LocationQuery = Annotated[str, Parameter(pattern=r"^[0-9A-Za-z_-]{1,32}$")]
 ReservationIdPath = Annotated[str, Parameter(pattern=r"^[0-9A-Z]{3}-?[0-9]{6}$")]
 
 
-def _need(permission: Permission) -> dict[str, Any]:
+def need(permission: Permission) -> dict[str, Any]:
+    """The ``opt`` of a route open to holders of ``permission`` (the app-wide guard reads it)."""
     return {PERMISSION: permission.value}
 
 
@@ -86,7 +87,8 @@ def actor_of(request: Request[Any, Any, Any]) -> str:
     return principal.name if principal is not None else "anonymous"
 
 
-def _timezone(state: State) -> ZoneInfo:
+def city_tz(state: State) -> ZoneInfo:
+    """The city's time zone (the zone's settings)."""
     settings: ZoneSettings = state["settings"]
     return settings.tz
 
@@ -133,7 +135,7 @@ class ProgressController(Controller):
     tags = ["progress"]
     dependencies = {"where": Provide(provide_card_filter, sync_to_thread=False)}
 
-    @get("/cards", opt=_need(Permission.RESIDENTS_READ))
+    @get("/cards", opt=need(Permission.RESIDENTS_READ))
     async def cards(
         self,
         *,
@@ -144,9 +146,9 @@ class ProgressController(Controller):
         offset: FromQuery[Offset] = 0,
     ) -> CardPage:
         """Cards by phase, location and when they reached their phase (paginated)."""
-        return await list_cards(db_session, where, tz=_timezone(state), limit=limit, offset=offset)
+        return await list_cards(db_session, where, tz=city_tz(state), limit=limit, offset=offset)
 
-    @get("/cards.csv", opt=_need(Permission.RESIDENTS_READ))
+    @get("/cards.csv", opt=need(Permission.RESIDENTS_READ))
     async def cards_csv(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -154,11 +156,11 @@ class ProgressController(Controller):
         where: NamedDependency[CardFilter],
     ) -> Response[bytes]:
         """The same list as a CSV file (UTF-8 with BOM, formula-safe)."""
-        rows = await card_csv_rows(db_session, where, tz=_timezone(state))
+        rows = await card_csv_rows(db_session, where, tz=city_tz(state))
         name = f"progress-{where.phase.value if where.phase else 'all'}.csv"
         return csv_response(name, CARD_CSV_HEADER, rows)
 
-    @get("/counts", opt=_need(Permission.RESIDENTS_READ))
+    @get("/counts", opt=need(Permission.RESIDENTS_READ))
     async def counts(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -166,9 +168,9 @@ class ProgressController(Controller):
         where: NamedDependency[CardFilter],
     ) -> PhaseCounts:
         """How many cards are in each phase (the dashboard), with the card list's filters."""
-        return await phase_counts(db_session, where, tz=_timezone(state))
+        return await phase_counts(db_session, where, tz=city_tz(state))
 
-    @post("/cards/{reservation_id:str}/changes", opt=_need(Permission.PROGRESS_UPDATE))
+    @post("/cards/{reservation_id:str}/changes", opt=need(Permission.PROGRESS_UPDATE))
     async def change_one(
         self,
         request: Request[Any, Any, Any],
@@ -186,7 +188,7 @@ class ProgressController(Controller):
         )
         return await apply_changes(db_session, [change], actor=actor_of(request), source="staff")
 
-    @post("/changes", opt=_need(Permission.PROGRESS_UPDATE))
+    @post("/changes", opt=need(Permission.PROGRESS_UPDATE))
     async def change_many(
         self,
         request: Request[Any, Any, Any],
@@ -208,7 +210,7 @@ class ProgressController(Controller):
 
     @post(
         "/results/{kind:str}",
-        opt=_need(Permission.PROGRESS_UPDATE),
+        opt=need(Permission.PROGRESS_UPDATE),
         request_max_body_size=MAX_RESULT_FILE_BYTES,
     )
     async def import_result_file(
@@ -224,7 +226,7 @@ class ProgressController(Controller):
             db_session, data, kind, actor=actor_of(request), dry_run=dry_run
         )
 
-    @get("/verify", opt=_need(Permission.PROGRESS_UPDATE))
+    @get("/verify", opt=need(Permission.PROGRESS_UPDATE))
     async def verify(self, db_session: NamedDependency[AsyncSession]) -> list[Mismatch]:
         """Cards whose stored phase differs from the one their events derive (none: healthy)."""
         return await verify_progress(db_session)
@@ -236,7 +238,7 @@ class ResidentPageController(Controller):
     path = "/api/resident-pages"
     tags = ["residents"]
 
-    @get("/{reservation_id:str}", opt=_need(Permission.RESIDENTS_READ))
+    @get("/{reservation_id:str}", opt=need(Permission.RESIDENTS_READ))
     async def page(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -245,7 +247,7 @@ class ResidentPageController(Controller):
         """Card, certificate info, progress timeline, bookings and memos of one resident."""
         return await resident_page(db_session, reservation_id)
 
-    @post("/{reservation_id:str}/memos", opt=_need(Permission.PROGRESS_UPDATE))
+    @post("/{reservation_id:str}/memos", opt=need(Permission.PROGRESS_UPDATE))
     async def memo(
         self,
         request: Request[Any, Any, Any],
@@ -263,7 +265,7 @@ class NoticeController(Controller):
     path = "/api/notices"
     tags = ["notices"]
 
-    @get("/letters", opt=_need(Permission.NOTICES_PRINT))
+    @get("/letters", opt=need(Permission.NOTICES_PRINT))
     async def letters(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -274,7 +276,7 @@ class NoticeController(Controller):
         """Letters to print (``presetup_done``) or to reprint (``notice_sent``)."""
         return await notice_letters(db_session, phase=Phase(phase), limit=limit, offset=offset)
 
-    @get("/letters.csv", opt=_need(Permission.NOTICES_PRINT))
+    @get("/letters.csv", opt=need(Permission.NOTICES_PRINT))
     async def letters_csv(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -284,7 +286,7 @@ class NoticeController(Controller):
         rows = await letter_csv_rows(db_session, Phase(phase))
         return csv_response(f"letters-{phase}.csv", LETTER_CSV_HEADER, rows)
 
-    @post("/printed", opt=_need(Permission.NOTICES_PRINT))
+    @post("/printed", opt=need(Permission.NOTICES_PRINT))
     async def printed(
         self,
         request: Request[Any, Any, Any],
@@ -303,7 +305,7 @@ class VisitorController(Controller):
     path = "/api/visitors"
     tags = ["visitors"]
 
-    @get("/", opt=_need(Permission.RESERVATIONS_READ))
+    @get("/", opt=need(Permission.RESERVATIONS_READ))
     async def visitors(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -312,9 +314,9 @@ class VisitorController(Controller):
         day: FromQuery[dt.date],
     ) -> VisitorList:
         """Visitors of one location and day by time, households together, with readiness."""
-        return await visitor_list(db_session, location_code, day, _timezone(state))
+        return await visitor_list(db_session, location_code, day, city_tz(state))
 
-    @get("/list.csv", opt=_need(Permission.RESERVATIONS_READ))
+    @get("/list.csv", opt=need(Permission.RESERVATIONS_READ))
     async def visitors_csv(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -323,11 +325,11 @@ class VisitorController(Controller):
         day: FromQuery[dt.date],
     ) -> Response[bytes]:
         """The printable visitor list (UTF-8 with BOM, formula-safe)."""
-        visitors = await visitor_list(db_session, location_code, day, _timezone(state))
+        visitors = await visitor_list(db_session, location_code, day, city_tz(state))
         name = f"visitors-{location_code}-{day.isoformat()}.csv"
         return csv_response(name, VISITOR_CSV_HEADER, visitor_csv_rows(visitors))
 
-    @post("/attendance", opt=_need(Permission.PROGRESS_UPDATE))
+    @post("/attendance", opt=need(Permission.PROGRESS_UPDATE))
     async def attendance(
         self,
         request: Request[Any, Any, Any],
